@@ -1,0 +1,81 @@
+"""secretvault: secrets management for Python services.
+
+Everything SPEC.md imports from ``mahavishnu.integrations.secrets_management`` is importable from
+here under the same name. Attributes load lazily (PEP 562) so ``import secretvault`` and the CLI
+start fast; ``from secretvault import SecretVault`` works as usual.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "models": (
+        "AccessLevel",
+        "AccessLog",
+        "AccessLogEntry",
+        "BackendType",
+        "InjectionType",
+        "RotationResult",
+        "SecretFinding",
+        "SecretMetadata",
+        "SecretRecord",
+        "SecretScanReport",
+        "SecretStatus",
+        "SecretType",
+        "SecretVersionInfo",
+        "Severity",
+    ),
+    "errors": (
+        "AuditError",
+        "AuthorizationError",
+        "BackendUnavailableError",
+        "ConfigurationError",
+        "InjectionError",
+        "InvalidSecretNameError",
+        "InvalidSecretValueError",
+        "MasterKeyError",
+        "RotationError",
+        "ScanError",
+        "SecretAlreadyExistsError",
+        "SecretDecryptionError",
+        "SecretEncryptionError",
+        "SecretExpiredError",
+        "SecretNotFoundError",
+        "SecretPendingDeletionError",
+        "SecretRevokedError",
+        "SecretVaultError",
+    ),
+    "config": (
+        "EnvSecretsSource",
+        "RotationConfig",
+        "ScanningConfig",
+        "SecretsConfig",
+        "StorageConfig",
+        "load_config",
+    ),
+    "vault": ("SecretVault", "create_vault"),
+    "access.rbac": ("DEFAULT_ROLES",),
+    "scanning": ("SECRET_PATTERNS",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'secretvault' has no attribute {name!r}")
+    value = getattr(import_module(f"secretvault.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from secretvault.config import SecretsConfig as SecretsConfig
+    from secretvault.models import SecretType as SecretType
+    from secretvault.vault import SecretVault as SecretVault
+    from secretvault.vault import create_vault as create_vault

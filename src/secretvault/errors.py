@@ -33,6 +33,12 @@ class InvalidSecretNameError(SecretVaultError, ValueError):
     exit_code = 2
 
 
+class InvalidSecretValueError(SecretVaultError, ValueError):
+    """The value is empty, not text, or larger than the limit."""
+
+    exit_code = 2
+
+
 class SecretNotFoundError(SecretVaultError, KeyError):
     """No secret (or no such version) by that name."""
 

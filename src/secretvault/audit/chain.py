@@ -1,0 +1,72 @@
+"""The audit hash chain, written down once.
+
+``entry_hash = HMAC-SHA256(audit_key, prev_hash | canonical(entry))`` where ``canonical`` is the
+JSON array of (seq, timestamp, user, action, secret_id, secret_name, source_ip, success, reason).
+Because ``seq`` and ``prev_hash`` are inside the MAC, editing, deleting, inserting or reordering
+an entry breaks every hash after it. The MAC key is random, stored wrapped under the master key,
+so someone who can write the database but does not hold the master key cannot re-forge the chain.
+Retention keeps an *anchor* (seq and hash of the last purged entry) so the remainder still verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from secretvault.models import AccessLogEntry
+
+GENESIS = "0" * 64
+
+
+def canonical(entry: AccessLogEntry) -> bytes:
+    """Stable byte form of the fields the chain protects."""
+    return json.dumps(
+        [
+            entry.seq,
+            entry.timestamp.isoformat(),
+            entry.user,
+            entry.action,
+            entry.secret_id,
+            entry.secret_name,
+            entry.source_ip,
+            entry.success,
+            entry.reason,
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8")
+
+
+def seal(key: bytes, prev_hash: str, entry: AccessLogEntry) -> str:
+    """The hash of ``entry`` chained to ``prev_hash``."""
+    return hmac.new(key, prev_hash.encode() + b"|" + canonical(entry), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """Outcome of verifying the chain."""
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def verify_chain(
+    key: bytes, entries: Iterable[AccessLogEntry], anchor_seq: int = 0, anchor_hash: str = GENESIS
+) -> ChainReport:
+    """Walk entries in seq order; report the first that does not follow from its predecessor."""
+    prev_seq, prev_hash, n = anchor_seq, anchor_hash, 0
+    for entry in entries:
+        n += 1
+        if entry.seq != prev_seq + 1:
+            return ChainReport(False, n, entry.seq, f"gap: expected seq {prev_seq + 1}")
+        if entry.prev_hash != prev_hash:
+            return ChainReport(False, n, entry.seq, "prev_hash does not match predecessor")
+        if not hmac.compare_digest(seal(key, prev_hash, entry), entry.entry_hash):
+            return ChainReport(False, n, entry.seq, "entry was altered")
+        prev_seq, prev_hash = entry.seq, entry.entry_hash
+    return ChainReport(True, n)

@@ -1,0 +1,640 @@
+"""The embedded default store: one SQLite file, safe for many processes on one host.
+
+Storage decisions, written down once:
+
+- WAL journal, ``synchronous=NORMAL`` (``durability: full`` → FULL): a killed process never loses
+  an acknowledged write; only power loss can lose the last commits in NORMAL mode.
+- Every unit of work is ``BEGIN IMMEDIATE … COMMIT``: writers queue on SQLite's lock with a busy
+  timeout, and a lock that outlasts it is retried with back-off until ``busy_timeout_ms`` has
+  passed in total, so "database is locked" never reaches the user under normal contention.
+- Reads take the write lock too, because the audit row of a read commits with it.
+- SQLite calls run inline in the coroutine: they take microseconds, and a thread hop would cost
+  more than the query (the audited read target is 50 µs). A long lock wait therefore blocks the
+  event loop; ``busy_timeout_ms`` bounds it.
+- Tables: ``meta`` (schema version, generation, wrapped audit key, KDF salt), ``keys`` (key ring),
+  ``secrets`` (one row per name, metadata JSON, current version), ``versions`` (immutable
+  ciphertexts), ``audit`` (hash-chained entries). No plaintext column exists.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from secretvault.audit.chain import GENESIS, seal
+from secretvault.backends.base import (
+    BackendFeatures,
+    KeyInfo,
+    SecretFilter,
+    StoredVersion,
+)
+from secretvault.crypto.envelope import Envelope
+from secretvault.errors import BackendUnavailableError, ConfigurationError
+from secretvault.models import (
+    AccessLogEntry,
+    BackendType,
+    SecretMetadata,
+    SecretRecord,
+    SecretStatus,
+    SecretType,
+    SecretVersionInfo,
+)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (
+  key_id TEXT PRIMARY KEY, status TEXT NOT NULL, created_at TEXT NOT NULL,
+  check_ct BLOB NOT NULL, check_nonce BLOB NOT NULL, check_salt BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, secret_type TEXT NOT NULL,
+  status TEXT NOT NULL, current_version INTEGER NOT NULL, metadata TEXT NOT NULL,
+  deleted_at TEXT, purge_after TEXT);
+CREATE TABLE IF NOT EXISTS versions (
+  secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE, version INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL, nonce BLOB NOT NULL, salt BLOB NOT NULL, key_id TEXT NOT NULL,
+  created_at TEXT NOT NULL, created_by TEXT NOT NULL, stage TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (secret_id, version));
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
+  secret_id TEXT, secret_name TEXT, source_ip TEXT, success INTEGER NOT NULL, reason TEXT,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_name ON audit(secret_name);
+CREATE TABLE IF NOT EXISTS grants (
+  id INTEGER PRIMARY KEY, principal TEXT NOT NULL, role TEXT NOT NULL,
+  scope_type TEXT NOT NULL, pattern TEXT NOT NULL, created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL, UNIQUE (principal, role, scope_type, pattern));
+CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, levels TEXT NOT NULL);
+"""
+
+_LOCK_WORDS = ("locked", "busy")
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _record(row: sqlite3.Row | tuple[Any, ...]) -> SecretRecord:
+    sid, name, stype, status, _current, meta, deleted_at, purge_after = row
+    return SecretRecord(
+        id=sid,
+        name=name,
+        secret_type=SecretType(stype),
+        status=SecretStatus(status),
+        metadata=SecretMetadata.model_validate_json(meta),
+        backend=BackendType.LOCAL,
+        deleted_at=_dt(deleted_at),
+        purge_after=_dt(purge_after),
+    )
+
+
+def _audit_entry(row: tuple[Any, ...]) -> AccessLogEntry:
+    seq, ts, user, action, sid, sname, ip, ok, reason, prev, h = row
+    return AccessLogEntry(
+        seq=seq,
+        timestamp=datetime.fromisoformat(ts),
+        user=user,
+        action=action,
+        secret_id=sid,
+        secret_name=sname,
+        source_ip=ip,
+        success=bool(ok),
+        reason=reason,
+        prev_hash=prev,
+        entry_hash=h,
+    )
+
+
+_SECRET_COLS = "id, name, secret_type, status, current_version, metadata, deleted_at, purge_after"
+
+
+class LocalTransaction:
+    """A unit of work on the SQLite connection (see ``LocalBackend.transaction``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.changed = False
+
+    def _bump(self) -> None:
+        if not self.changed:
+            self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+            self.changed = True
+
+    async def get(self, name: str) -> SecretRecord | None:
+        """The record (metadata, status) of ``name``; None when absent."""
+        row = self.conn.execute(
+            f"SELECT {_SECRET_COLS} FROM secrets WHERE name = ?", (name,)
+        ).fetchone()
+        return _record(row) if row else None
+
+    async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
+        """One stored version; None when it does not exist (or was pruned)."""
+        row = self.conn.execute(
+            "SELECT version, ciphertext, nonce, salt, key_id, created_at, created_by, stage "
+            "FROM versions WHERE secret_id = ? AND version = ?",
+            (secret_id, version),
+        ).fetchone()
+        if row is None:
+            return None
+        v, ct, nonce, salt, kid, created_at, created_by, stage = row
+        return StoredVersion(v, Envelope(ct, nonce, salt, kid), _dt(created_at), created_by, stage)
+
+    async def create(self, record: SecretRecord, version: StoredVersion) -> None:
+        """Insert a new secret and its first version."""
+        self.conn.execute(
+            f"INSERT INTO secrets ({_SECRET_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                record.id,
+                record.name,
+                record.secret_type.value,
+                record.status.value,
+                version.version,
+                record.metadata.model_dump_json(),
+                None,
+                None,
+            ),
+        )
+        self._insert_version(record.id, version)
+        self._bump()
+
+    def _insert_version(self, secret_id: str, version: StoredVersion) -> None:
+        env = version.envelope
+        self.conn.execute(
+            "INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                secret_id,
+                version.version,
+                env.ciphertext,
+                env.nonce,
+                env.salt,
+                env.key_id,
+                _ts(version.created_at),
+                version.created_by,
+                version.stage,
+            ),
+        )
+
+    async def add_version(
+        self, record: SecretRecord, version: StoredVersion, max_versions: int
+    ) -> None:
+        """Add a version. A ``current`` one demotes the old current to ``previous``."""
+        if version.stage == "current":
+            self.conn.execute(
+                "UPDATE versions SET stage = '' WHERE secret_id = ? AND stage = 'previous'",
+                (record.id,),
+            )
+            self.conn.execute(
+                "UPDATE versions SET stage = 'previous' WHERE secret_id = ? AND stage = 'current'",
+                (record.id,),
+            )
+        self._insert_version(record.id, version)
+        await self.update(record)
+        if max_versions:
+            self.conn.execute(
+                "DELETE FROM versions WHERE secret_id = ? AND stage = '' AND version <= "
+                "(SELECT MAX(version) FROM versions WHERE secret_id = ?) - ?",
+                (record.id, record.id, max_versions),
+            )
+
+    async def set_stage(self, secret_id: str, version: int, stage: str) -> None:
+        """Move a staged version (rotation: pending → current)."""
+        if stage == "current":
+            self.conn.execute(
+                "UPDATE versions SET stage = '' WHERE secret_id = ? AND stage = 'previous'",
+                (secret_id,),
+            )
+            self.conn.execute(
+                "UPDATE versions SET stage = 'previous' WHERE secret_id = ? AND stage = 'current'",
+                (secret_id,),
+            )
+        self.conn.execute(
+            "UPDATE versions SET stage = ? WHERE secret_id = ? AND version = ?",
+            (stage, secret_id, version),
+        )
+        self._bump()
+
+    async def drop_version(self, secret_id: str, version: int) -> None:
+        """Remove a version that never became current (a failed rotation's pending one)."""
+        self.conn.execute(
+            "DELETE FROM versions WHERE secret_id = ? AND version = ? AND stage = 'pending'",
+            (secret_id, version),
+        )
+        self._bump()
+
+    async def pending_versions(self) -> list[tuple[str, int]]:
+        """(secret id, version) of every version left pending, e.g. by a crashed rotation."""
+        return self.conn.execute(
+            "SELECT secret_id, version FROM versions WHERE stage = 'pending'"
+        ).fetchall()
+
+    async def update(self, record: SecretRecord) -> None:
+        """Write status, metadata and deletion timestamps of an existing secret."""
+        self.conn.execute(
+            "UPDATE secrets SET status = ?, current_version = ?, metadata = ?, deleted_at = ?, "
+            "purge_after = ?, secret_type = ? WHERE id = ?",
+            (
+                record.status.value,
+                record.metadata.version,
+                record.metadata.model_dump_json(),
+                _ts(record.deleted_at),
+                _ts(record.purge_after),
+                record.secret_type.value,
+                record.id,
+            ),
+        )
+        self._bump()
+
+    async def purge(self, secret_id: str) -> None:
+        """Hard delete: the secret and every version."""
+        self.conn.execute("DELETE FROM versions WHERE secret_id = ?", (secret_id,))
+        self.conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
+        self._bump()
+
+    async def list(self, flt: SecretFilter) -> list[SecretRecord]:
+        """Records matching the filter, by name. Tags must all be present."""
+        sql, args = f"SELECT {_SECRET_COLS} FROM secrets WHERE 1=1", []
+        if flt.status is not None:
+            sql += " AND status = ?"
+            args.append(flt.status.value)
+        if flt.secret_type is not None:
+            sql += " AND secret_type = ?"
+            args.append(flt.secret_type.value)
+        rows = self.conn.execute(sql + " ORDER BY name", args).fetchall()
+        out = []
+        for row in rows:
+            rec = _record(row)
+            md = rec.metadata
+            if flt.service is not None and md.service != flt.service:
+                continue
+            if flt.environment is not None and md.environment != flt.environment:
+                continue
+            if flt.tags and not set(flt.tags) <= set(md.tags):
+                continue
+            out.append(rec)
+        return out
+
+    async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
+        """Every stored version of a secret, newest first."""
+        rows = self.conn.execute(
+            "SELECT version, created_at, created_by, stage, key_id FROM versions "
+            "WHERE secret_id = ? ORDER BY version DESC",
+            (secret_id,),
+        ).fetchall()
+        return [
+            SecretVersionInfo(version=v, created_at=_dt(c), created_by=b, stage=s, key_id=k)
+            for v, c, b, s, k in rows
+        ]
+
+    async def append_audit(self, entry: AccessLogEntry, key: bytes) -> AccessLogEntry:
+        """Chain ``entry`` to the last one and insert it (within this transaction)."""
+        last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        if last is None:
+            seq, prev = self._anchor()
+        else:
+            seq, prev = last
+        entry = entry.model_copy(update={"seq": seq + 1, "prev_hash": prev})
+        entry.entry_hash = seal(key, prev, entry)
+        self.conn.execute(
+            "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                entry.seq,
+                entry.timestamp.isoformat(),
+                entry.user,
+                entry.action,
+                entry.secret_id,
+                entry.secret_name,
+                entry.source_ip,
+                int(entry.success),
+                entry.reason,
+                entry.prev_hash,
+                entry.entry_hash,
+            ),
+        )
+        return entry
+
+    def _anchor(self) -> tuple[int, str]:
+        rows = dict(
+            self.conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('audit_anchor_seq','audit_anchor_hash')"
+            ).fetchall()
+        )
+        return int(rows.get("audit_anchor_seq", 0)), rows.get("audit_anchor_hash", GENESIS)
+
+    # -- meta, key ring, grants: used by the vault's admin operations -------------------------
+
+    def meta_get(self, key: str) -> str | None:
+        """A value from the meta table."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        """Insert or replace a meta value."""
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def keys(self) -> list[KeyInfo]:
+        """The key ring, active key first."""
+        rows = self.conn.execute(
+            "SELECT key_id, status, created_at, check_ct, check_nonce, check_salt FROM keys "
+            "ORDER BY status = 'active' DESC, created_at DESC"
+        ).fetchall()
+        return [KeyInfo(k, s, c, Envelope(ct, n, salt, k)) for k, s, c, ct, n, salt in rows]
+
+    def add_key(self, key_id: str, check: Envelope) -> None:
+        """Make ``key_id`` the active key; every other key becomes retired."""
+        self.conn.execute("UPDATE keys SET status = 'retired' WHERE status = 'active'")
+        self.conn.execute(
+            "INSERT INTO keys VALUES (?, 'active', ?, ?, ?, ?)",
+            (key_id, datetime.now(UTC).isoformat(), check.ciphertext, check.nonce, check.salt),
+        )
+
+    def all_versions(self) -> list[tuple[str, int, Envelope]]:
+        """Every stored version's envelope (for rekey)."""
+        rows = self.conn.execute(
+            "SELECT secret_id, version, ciphertext, nonce, salt, key_id FROM versions"
+        ).fetchall()
+        return [(s, v, Envelope(ct, n, salt, k)) for s, v, ct, n, salt, k in rows]
+
+    def rewrap(self, secret_id: str, version: int, env: Envelope) -> None:
+        """Replace one version's envelope (rekey)."""
+        self.conn.execute(
+            "UPDATE versions SET ciphertext = ?, nonce = ?, salt = ?, key_id = ? "
+            "WHERE secret_id = ? AND version = ?",
+            (env.ciphertext, env.nonce, env.salt, env.key_id, secret_id, version),
+        )
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a statement of the access/audit layers' own tables (grants, roles, audit)."""
+        return self.conn.execute(sql, args).fetchall()
+
+
+class _TxContext:
+    """``async with backend.transaction() as tx`` — BEGIN IMMEDIATE, COMMIT or ROLLBACK."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+        self.tx: LocalTransaction | None = None
+
+    async def __aenter__(self) -> LocalTransaction:
+        conn = self.backend.connection
+        self.backend.begin_immediate(conn)
+        self.tx = LocalTransaction(conn)
+        return self.tx
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        conn = self.backend.connection
+        if exc_type is not None:
+            conn.execute("ROLLBACK")
+            return
+        try:
+            self.backend.with_retry(lambda: conn.execute("COMMIT"))
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+class LocalBackend:
+    """Encrypted SQLite store (``default_backend: local``)."""
+
+    backend_type = BackendType.LOCAL
+    features = BackendFeatures()
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout_ms: int = 15000, durability: str = "normal"
+    ):
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.durability = durability
+        self._conn: sqlite3.Connection | None = None
+        self._data_version = -1
+        self._generation = -1
+
+    # -- connection -----------------------------------------------------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection; a clear error if the backend was closed."""
+        if self._conn is None:
+            raise BackendUnavailableError("the vault is not initialized; call initialize() first")
+        return self._conn
+
+    def exists(self) -> bool:
+        """True when the database file exists (so a new key must not be generated)."""
+        return self.path.exists()
+
+    async def open(self, *, create: bool) -> None:
+        """Open (and when ``create``, create) the database; migrate the schema."""
+        if not self.path.exists() and not create:
+            raise BackendUnavailableError(f"vault database {self.path} does not exist")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        self._conn = self._connect(self.path)
+        self._migrate()
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                path,
+                isolation_level=None,
+                timeout=self.busy_timeout_ms / 1000,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            self.with_retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            sync = "FULL" if self.durability == "full" else "NORMAL"
+            conn.execute(f"PRAGMA synchronous = {sync}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._open_error(exc) from None
+        return conn
+
+    def _open_error(self, exc: sqlite3.DatabaseError) -> BackendUnavailableError:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text:
+            return BackendUnavailableError(
+                f"{self.path} is not a secretvault database or is corrupt ({text})",
+                hint="restore it with `secretvault restore <backup>`; nothing was changed",
+            )
+        if "unable to open" in text or "readonly" in text:
+            return BackendUnavailableError(
+                f"cannot open vault database {self.path} ({text})",
+                hint="check that the file and its directory are readable and writable by you",
+            )
+        return BackendUnavailableError(f"vault database {self.path}: {text}")
+
+    def _migrate(self) -> None:
+        conn = self.connection
+        self.begin_immediate(conn)
+        try:
+            for stmt in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(stmt)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                conn.execute("INSERT INTO meta VALUES ('generation', 0)")
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"{self.path} has schema version {row[0]}, newer than this secretvault "
+                    f"({SCHEMA_VERSION})",
+                    hint="upgrade secretvault",
+                )
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise self._open_error(exc) from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- transactions and contention ------------------------------------------------------
+
+    def with_retry(self, fn: Any) -> Any:
+        """Run ``fn``, retrying SQLite lock errors with jittered back-off up to the timeout."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        delay = 0.002
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not any(w in str(exc) for w in _LOCK_WORDS):
+                    raise self._open_error(exc) from None
+                if time.monotonic() >= deadline:
+                    raise BackendUnavailableError(
+                        f"vault database {self.path} stayed locked for {self.busy_timeout_ms} ms",
+                        hint="another process holds a long transaction; retry, or raise "
+                        "busy_timeout_ms",
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.1)
+
+    def begin_immediate(self, conn: sqlite3.Connection) -> None:
+        """Take the write lock (retrying on contention)."""
+        self.with_retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+    def transaction(self) -> _TxContext:
+        """An atomic unit of work: ``async with backend.transaction() as tx``."""
+        return _TxContext(self)
+
+    @contextmanager
+    def sync_transaction(self) -> Iterator[LocalTransaction]:
+        """The same unit of work for synchronous admin code (rekey, RBAC, audit retention)."""
+        conn = self.connection
+        self.begin_immediate(conn)
+        try:
+            yield LocalTransaction(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.with_retry(lambda: conn.execute("COMMIT"))
+
+    async def generation(self) -> int:
+        """A counter that changes whenever any process changes a secret (cache invalidation)."""
+        conn = self.connection
+        dv = conn.execute("PRAGMA data_version").fetchone()[0]
+        if dv != self._data_version or self._generation < 0:
+            self._data_version = dv
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            self._generation = int(row[0])
+        return self._generation
+
+    def note_own_write(self) -> None:
+        """Forget the cached generation after this connection committed a change."""
+        self._generation = -1
+
+    # -- audit queries ---------------------------------------------------------------------
+
+    async def audit_entries(
+        self, secret_name: str | None = None, after_seq: int = 0
+    ) -> list[AccessLogEntry]:
+        """Audit entries in seq order, optionally for one secret name."""
+        sql = "SELECT * FROM audit WHERE seq > ?"
+        args: list[Any] = [after_seq]
+        if secret_name is not None:
+            sql += " AND secret_name = ?"
+            args.append(secret_name)
+        rows = self.connection.execute(sql + " ORDER BY seq", args).fetchall()
+        return [_audit_entry(r) for r in rows]
+
+    def audit_anchor(self) -> tuple[int, str]:
+        """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
+        return LocalTransaction(self.connection)._anchor()
+
+    def purge_audit_before(self, cutoff: datetime) -> int:
+        """Delete entries older than ``cutoff``; keep the chain verifiable via the anchor."""
+        with self.sync_transaction() as tx:
+            row = tx.conn.execute(
+                "SELECT seq, hash FROM audit WHERE ts < ? ORDER BY seq DESC LIMIT 1",
+                (cutoff.isoformat(),),
+            ).fetchone()
+            if row is None:
+                return 0
+            seq, h = row
+            n = tx.conn.execute("DELETE FROM audit WHERE seq <= ?", (seq,)).rowcount
+            tx.meta_set("audit_anchor_seq", str(seq))
+            tx.meta_set("audit_anchor_hash", h)
+            return n
+
+    # -- integrity, backup, restore --------------------------------------------------------
+
+    def integrity_check(self) -> str:
+        """SQLite's own integrity check ("ok" when healthy)."""
+        return self.connection.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def backup_to(self, target: Path) -> Path:
+        """Online, consistent copy of the live database (SQLite backup API), mode 0600."""
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        dst = sqlite3.connect(target)
+        try:
+            self.with_retry(lambda: self.connection.backup(dst))
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+        return target
+
+    def restore_from(self, source: Path) -> None:
+        """Replace the live contents with a backup's, through the backup API (others see it)."""
+        before = int(
+            self.connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]
+        )
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            self.with_retry(lambda: src.backup(self.connection))
+        finally:
+            src.close()
+        # Move the generation past both histories so no process keeps a stale cache entry.
+        with self.sync_transaction() as tx:
+            tx.conn.execute(
+                "UPDATE meta SET value = MAX(CAST(value AS INTEGER), ?) + 1 "
+                "WHERE key = 'generation'",
+                (before,),
+            )
+        self.note_own_write()

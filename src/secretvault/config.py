@@ -1,0 +1,332 @@
+"""``SecretsConfig`` (SPEC "Configuration Schema") and its layered loading.
+
+Layers, highest first (SPEC "Oneiric Layer System"):
+
+1. environment: ``{APP}_SECRETS_MANAGEMENT__FIELD`` (nested with ``__``)
+2. ``settings/local.yaml`` (gitignored)
+3. ``settings/{app}.yaml`` (committed)
+4. model defaults
+
+Each layer is its own pydantic-settings source class; the order lives in one place,
+``AppSettings.settings_customise_sources``. ``${VAR}`` / ``${VAR:-default}`` in YAML expand from
+the environment; an unset variable with no default drops the key so the lower layer applies.
+The separate ``{APP}_SECRETS__{NAME}`` environment layer holds plain secrets and is read by
+``EnvSecretsSource`` as a fallback (SPEC "Accessing Secrets via Oneiric").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from secretvault.errors import ConfigurationError
+from secretvault.models import AccessLevel, BackendType
+
+DEFAULT_APP = "mahavishnu"
+DEFAULT_SCAN_PATTERNS = ["*.py", "*.js", "*.ts", "*.yaml", "*.yml", "*.json", "*.env", "*.sh"]
+
+
+class RotationConfig(BaseModel):
+    """Automatic rotation settings (the nested ``rotation:`` YAML section)."""
+
+    enabled: bool = True
+    rotation_days: int = Field(default=90, ge=1, le=365)
+    rotate_before_expiry_days: int = Field(default=7, ge=0)
+    verify_after_rotation: bool = True
+    rollback_on_failure: bool = True
+
+
+class ScanningConfig(BaseModel):
+    """Scanner settings (the nested ``scanning:`` YAML section)."""
+
+    enabled: bool = True
+    scan_on_write: bool = True
+    scan_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_SCAN_PATTERNS))
+
+
+class StorageConfig(BaseModel):
+    """Alternative master-key sources (``…__STORAGE__ENCRYPTION_KEY`` in SPEC).
+
+    ``encryption_key`` is the base64 of 32 bytes; ``passphrase`` derives the key with Argon2id.
+    Either replaces the key file when set.
+    """
+
+    encryption_key: str | None = Field(default=None, repr=False)
+    passphrase: str | None = Field(default=None, repr=False)
+
+
+# Flat SPEC field -> (nested section, nested field). The flat fields are the source of truth;
+# the nested sections SPEC's YAML shows are folded into them, then rebuilt as views.
+_ROTATION_FIELDS = {
+    "rotation_enabled": "enabled",
+    "rotation_days": "rotation_days",
+    "rotate_before_expiry_days": "rotate_before_expiry_days",
+    "verify_after_rotation": "verify_after_rotation",
+    "rollback_on_failure": "rollback_on_failure",
+}
+_SCANNING_FIELDS = {
+    "scan_enabled": "enabled",
+    "scan_on_write": "scan_on_write",
+    "scan_patterns": "scan_patterns",
+}
+
+
+class SecretsConfig(BaseModel):
+    """Configuration for the secrets management system (SPEC fields and defaults)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    enabled: bool = True
+
+    # Master encryption
+    master_key_path: str = "data/secrets/master.key"
+
+    # Storage backend selection
+    default_backend: BackendType = BackendType.LOCAL
+    storage_path: str = "data/secrets/vault.db"
+
+    # Vault configuration
+    vault_addr: str | None = None
+    vault_token: str | None = Field(default=None, repr=False)
+    vault_mount: str = "secret"
+
+    # AWS Secrets Manager
+    aws_region: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = Field(default=None, repr=False)
+
+    # Azure Key Vault
+    azure_vault_url: str | None = None
+    azure_tenant_id: str | None = None
+    azure_client_id: str | None = None
+    azure_client_secret: str | None = Field(default=None, repr=False)
+
+    # Rotation
+    rotation_enabled: bool = True
+    rotation_days: int = Field(default=90, ge=1, le=365)
+    rotate_before_expiry_days: int = Field(default=7, ge=0)
+    verify_after_rotation: bool = True
+    rollback_on_failure: bool = True
+
+    # Scanning
+    scan_enabled: bool = True
+    scan_on_write: bool = True
+    scan_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_SCAN_PATTERNS))
+
+    # Access logging
+    access_log_enabled: bool = True
+    access_log_retention_days: int = Field(default=90, ge=1)
+
+    # RBAC
+    rbac_enabled: bool = False
+    default_access_level: AccessLevel = AccessLevel.READ
+
+    # Nested views of the flat fields (SPEC YAML and Data Models sections)
+    rotation: RotationConfig = Field(default_factory=RotationConfig)
+    scanning: ScanningConfig = Field(default_factory=ScanningConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+
+    # Performance tuning (SPEC "Performance Tuning")
+    cache_enabled: bool = False
+    cache_ttl_seconds: int = Field(default=300, ge=0)
+    vault_max_connections: int = Field(default=10, ge=1)
+
+    # Lifecycle and storage details (DESIGN "Lifecycle and versions")
+    environment: str = "development"
+    max_versions: int = Field(default=10, ge=0, description="0 keeps every version")
+    recovery_window_days: int = Field(default=30, ge=0)
+    backup_retention: int = Field(default=10, ge=1)
+    busy_timeout_ms: int = Field(default=15000, ge=0)
+    durability: str = Field(default="normal", pattern="^(normal|full)$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_sections(cls, data: Any) -> Any:
+        """Fold ``rotation:``/``scanning:`` sections into the flat fields they mirror."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for section, mapping in (("rotation", _ROTATION_FIELDS), ("scanning", _SCANNING_FIELDS)):
+            nested = data.get(section)
+            if isinstance(nested, BaseModel):
+                nested = nested.model_dump(exclude_unset=True)
+            if not isinstance(nested, dict):
+                continue
+            for flat, inner in mapping.items():
+                if inner in nested and flat not in data:
+                    data[flat] = nested[inner]
+            data.pop(section)
+        return data
+
+    @model_validator(mode="after")
+    def _build_views(self) -> SecretsConfig:
+        self.rotation = RotationConfig(
+            **{inner: getattr(self, flat) for flat, inner in _ROTATION_FIELDS.items()}
+        )
+        self.scanning = ScanningConfig(
+            **{inner: getattr(self, flat) for flat, inner in _SCANNING_FIELDS.items()}
+        )
+        return self
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_UNSET = object()
+
+
+def expand_env(value: Any) -> Any:
+    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string of a YAML tree.
+
+    A string that is exactly one unset reference with no default becomes ``_UNSET`` and its key
+    is dropped by the caller, so a lower layer or the default applies instead of the literal.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            expanded = expand_env(v)
+            if expanded is not _UNSET:
+                out[k] = expanded
+        return out
+    if isinstance(value, list):
+        return [v for v in (expand_env(i) for i in value) if v is not _UNSET]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    whole = _VAR.fullmatch(value)
+    if whole and whole.group(1) not in os.environ and whole.group(2) is None:
+        return _UNSET
+    return _VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
+
+
+class ExpandingYamlSource(YamlConfigSettingsSource):
+    """A YAML layer with ``${VAR}`` expansion and errors that name the file and line."""
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        import yaml
+
+        try:
+            data = super()._read_file(file_path)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigurationError(
+                f"{file_path}{where}: not valid YAML",
+                hint="fix the syntax (indentation, quotes) and try again",
+            ) from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigurationError(f"{file_path}: expected a mapping at the top level")
+        return expand_env(data)
+
+
+class AppSettings(BaseSettings):
+    """The application's settings document: ``secrets_management`` plus the plain-secret layer."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAHAVISHNU_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    app_name: ClassVar[str] = DEFAULT_APP
+    settings_folder: ClassVar[str] = "settings"
+
+    secrets_management: SecretsConfig = Field(default_factory=SecretsConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The one place that states precedence: init > env > local.yaml > {app}.yaml."""
+        folder = Path(settings_cls.settings_folder)  # type: ignore[attr-defined]
+        app = settings_cls.app_name  # type: ignore[attr-defined]
+        return (
+            init_settings,
+            env_settings,
+            ExpandingYamlSource(settings_cls, yaml_file=folder / "local.yaml"),
+            ExpandingYamlSource(settings_cls, yaml_file=folder / f"{app}.yaml"),
+        )
+
+
+@cache
+def _settings_class(app: str, settings_dir: str) -> type[AppSettings]:
+    """A settings class bound to one namespace and folder (env prefix ``APP_``)."""
+    return type(
+        f"{app.title()}Settings",
+        (AppSettings,),
+        {
+            "model_config": SettingsConfigDict(
+                env_prefix=f"{app.upper()}_", env_nested_delimiter="__", extra="ignore"
+            ),
+            "app_name": app,
+            "settings_folder": settings_dir,
+        },
+    )
+
+
+def load_config(
+    app: str = DEFAULT_APP,
+    settings_dir: str | Path = "settings",
+    **overrides: Any,
+) -> SecretsConfig:
+    """Load ``SecretsConfig`` through every layer; ``overrides`` win over all of them."""
+    cls = _settings_class(app, str(settings_dir))
+    init = {"secrets_management": overrides} if overrides else {}
+    try:
+        return cls(**init).secrets_management
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc, app)) from None
+
+
+def describe_validation_error(exc: ValidationError, app: str = DEFAULT_APP) -> str:
+    """One line per bad field, without echoing the input (it may be a token)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return f"invalid settings ({app}): " + "; ".join(parts)
+
+
+def layers_in_effect(app: str = DEFAULT_APP, settings_dir: str | Path = "settings") -> list[str]:
+    """Human-readable list of the layers that contribute, for ``secretvault doctor``."""
+    folder = Path(settings_dir)
+    prefix = f"{app.upper()}_SECRETS_MANAGEMENT__"
+    env = sorted(k for k in os.environ if k.upper().startswith(prefix))
+    layers = [f"environment: {', '.join(env)}" if env else "environment: (none)"]
+    for name in ("local.yaml", f"{app}.yaml"):
+        path = folder / name
+        layers.append(f"{path}: {'present' if path.is_file() else 'absent'}")
+    layers.append("defaults")
+    return layers
+
+
+class EnvSecretsSource:
+    """Plain secrets from ``{APP}_SECRETS__{NAME}``: the fallback layer for names not in a vault.
+
+    The name maps to the variable by upper-casing and turning ``-`` and ``.`` into ``_``, so
+    ``openai-api-key`` reads ``MAHAVISHNU_SECRETS__OPENAI_API_KEY``.
+    """
+
+    def __init__(self, app: str = DEFAULT_APP) -> None:
+        self.prefix = f"{app.upper()}_SECRETS__"
+
+    def variable_for(self, name: str) -> str:
+        """The environment variable that holds ``name``."""
+        return self.prefix + re.sub(r"[-.]", "_", name).upper()
+
+    def get(self, name: str) -> str | None:
+        """The value, or None when the variable is unset."""
+        return os.environ.get(self.variable_for(name))
