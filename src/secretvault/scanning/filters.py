@@ -1,0 +1,189 @@
+"""False-positive filters: small named predicates, each returning True to *drop* a candidate.
+
+``COMMON`` run on every rule's matches; ``GENERIC`` only on generic (assignment) matches,
+which need far stricter treatment. Each filter sees a :class:`Candidate` so it can look at the
+secret, the line and the path without re-parsing anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A regex match before filtering: the secret, where it is, and the line around it."""
+
+    secret: str
+    line: str
+    path: str
+    start: int
+    end: int
+    rule_id: str
+
+
+Filter = Callable[[Candidate], bool]
+
+_TEMPLATE = re.compile(
+    r"\$\{[^}]*\}?|\{\{.*\}?\}?|\$\([^)]*\)?|%\([^)]*\)|#\{[^}]*\}|%[A-Z_]+%|\{[0-9]*\}|%s"
+)
+_ANGLE = re.compile(r"^<[^<>]+>$|<[A-Za-z_ -]+>")
+_PLACEHOLDER_WORDS = (
+    "changeme", "change_me", "change-me", "replaceme", "replace_me", "replace-me", "your_",
+    "your-", "yourpassword", "yourtoken", "yoursecret", "placeholder", "redacted", "example",
+    "sample", "dummy", "insert", "fixme", "todo", "notreal", "not_real", "not-a-real",
+    "foobar", "lorem", "xxxx", "****", "....", "----", "____", "0000000", "1234567",
+    "abcdef", "qwerty", "password", "passwd", "secret", "<", ">", "fake", "mock", "test",
+    "sample", "invalid", "hunter2", "letmein", "welcome1", "p@ssw0rd", "s3cr3t", "none",
+    "null", "undefined",
+)
+_STRICT_PLACEHOLDER_WORDS = ("changeme", "change_me", "replace_me", "your_", "placeholder",
+                             "redacted", "xxxxxx", "******", "<your", "dummy")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_SHA_CONTEXT = re.compile(r"commit|sha|\brev|\bref|hash|digest|checksum|integrity|etag", re.I)
+_ENV_LOOKUP = re.compile(
+    r"os\.environ|os\.getenv|getenv\(|process\.env|ENV\[|ENV\.fetch|System\.getenv|"
+    r"Environment\.GetEnvironmentVariable|env\(|config\(|settings\.|secrets\.|vault\(",
+)
+_PUBLIC_KEY = re.compile(
+    r"BEGIN (?:RSA |EC |SSH2 )?PUBLIC KEY|ssh-(?:rsa|ed25519|dss) AAAA|ecdsa-sha2"
+)
+_B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".decode())
+_LOCK_NAMES = frozenset(
+    {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "pipfile.lock",
+     "cargo.lock", "go.sum", "composer.lock", "gemfile.lock", "uv.lock", "pdm.lock",
+     "npm-shrinkwrap.json", "bun.lockb", "packages.lock.json", "mix.lock", "pubspec.lock"}
+)
+_FIXTURE_DIRS = frozenset(
+    {"fixtures", "fixture", "testdata", "test_data", "__fixtures__", "__mocks__", "mocks",
+     "__snapshots__", "snapshots", "examples", "example", "samples", "docs", "doc"}
+)
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
+_SEQUENCES = ("abcdefgh", "01234567", "12345678", "23456789", "98765432", "zyxwvuts")
+
+
+def _value(c: Candidate) -> str:
+    """The part that carries the secret (the password of a URL, else the whole match)."""
+    m = _URL_PASSWORD.search(c.secret)
+    return m.group(1) if m else c.secret
+
+
+def is_template(c: Candidate) -> bool:
+    """``${X}``, ``{{ x }}``, ``$(cmd)``, ``%(x)s``, ``#{x}``, ``%X%`` and ``<PASSWORD>``."""
+    v = _value(c)
+    return bool(_TEMPLATE.search(v) or _ANGLE.search(v) or v.startswith("$"))
+
+
+def is_placeholder(c: Candidate) -> bool:
+    """Unmistakable placeholders (``changeme``, ``xxxx…``, ``your_token``) in any rule's match."""
+    v = _value(c).lower()
+    if any(w in v for w in _STRICT_PLACEHOLDER_WORDS):
+        return True
+    return len(v) >= 6 and len(set(v)) <= 2
+
+
+def is_documented_example(c: Candidate) -> bool:
+    """Documented example keys, e.g. AWS's ``…EXAMPLE`` / ``…EXAMPLEKEY``."""
+    return "EXAMPLE" in c.secret.upper()
+
+
+def is_embedded_in_blob(c: Candidate) -> bool:
+    """The match sits inside a longer base64/minified run, so it is a coincidence."""
+    left = c.start
+    while left > 0 and c.line[left - 1] in _B64:
+        left -= 1
+    right = c.end
+    n = len(c.line)
+    while right < n and c.line[right] in _B64:
+        right += 1
+    return (c.start - left) + (right - c.end) >= 32
+
+
+def is_uuid(c: Candidate) -> bool:
+    """UUIDs are identifiers far more often than credentials."""
+    return bool(_UUID.match(_value(c)))
+
+
+def is_git_sha(c: Candidate) -> bool:
+    """40-hex values next to commit/sha/ref/hash wording."""
+    return bool(_HEX40.match(c.secret) and _SHA_CONTEXT.search(c.line))
+
+
+def is_hash_in_context(c: Candidate) -> bool:
+    """Hex digests of standard lengths on lines that talk about hashes or integrity."""
+    v = c.secret
+    if len(v) not in (32, 40, 56, 64, 96, 128):
+        return False
+    return bool(_HEX.match(v) and _SHA_CONTEXT.search(c.line))
+
+
+def is_lock_file(c: Candidate) -> bool:
+    """Package-manager lock files are full of hashes and never hold credentials."""
+    name = PurePosixPath(c.path).name.lower()
+    return name in _LOCK_NAMES or name.endswith(".lock")
+
+
+def is_minified(c: Candidate) -> bool:
+    """Minified code and very long lines (``*.min.js``, lines over 1,000 characters)."""
+    return len(c.line) > 1000 or ".min." in PurePosixPath(c.path).name
+
+
+def is_env_lookup(c: Candidate) -> bool:
+    """Values read from the environment or config, not hardcoded."""
+    return bool(_ENV_LOOKUP.search(c.line[: c.start]))
+
+
+def is_public_key(c: Candidate) -> bool:
+    """Public key material."""
+    return bool(_PUBLIC_KEY.search(c.line))
+
+
+def is_test_fixture(c: Candidate) -> bool:
+    """Fixture, mock, sample and docs directories: generic matches there are examples."""
+    parts = {p.lower() for p in PurePosixPath(c.path).parts[:-1]}
+    return bool(parts & _FIXTURE_DIRS)
+
+
+def is_weak_placeholder(c: Candidate) -> bool:
+    """Generic-only: common placeholder words, sequences and test-ish values."""
+    v = _value(c).lower()
+    if any(w in v for w in _PLACEHOLDER_WORDS):
+        return True
+    return any(s in v for s in _SEQUENCES)
+
+
+COMMON: tuple[Filter, ...] = (
+    is_template,
+    is_placeholder,
+    is_documented_example,
+    is_embedded_in_blob,
+)
+
+GENERIC: tuple[Filter, ...] = (
+    is_weak_placeholder,
+    is_uuid,
+    is_git_sha,
+    is_hash_in_context,
+    is_lock_file,
+    is_minified,
+    is_env_lookup,
+    is_public_key,
+    is_test_fixture,
+)
+
+
+def dropped_by(c: Candidate, generic: bool) -> str | None:
+    """Name of the first filter that drops ``c`` (None when it survives)."""
+    for f in COMMON:
+        if f(c):
+            return f.__name__
+    if generic:
+        for f in GENERIC:
+            if f(c):
+                return f.__name__
+    return None

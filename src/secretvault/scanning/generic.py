@@ -1,0 +1,216 @@
+"""Generic detection: a secret-looking literal assigned to a password/secret/token/key name.
+
+Two rules share the id ``generic-secret``: one for quoted literals (any language) and one for
+unquoted config values (``.env``, YAML, INI, properties, shell). The regex only finds the
+shape; whether the *name* is secret-like and the *value* looks random enough is decided here,
+strictly, because generic detection is where precision is lost.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import string
+from collections import Counter
+from pathlib import PurePosixPath
+
+from secretvault.models import SecretType, Severity
+from secretvault.scanning.rules.base import Rule
+
+GENERIC_ID = "generic-secret"
+
+_KEYWORDS = (
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "auth",
+)
+
+_NAME = r"(?P<name>[A-Za-z_$@][\w.$@-]{0,80})"
+_OP = r"[\"']?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
+_QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?([\"'`])(?P<secret>[^\"'`\s\\]{6,200})[\"'`]"
+_UNQUOTED = (
+    r"^\s*(?:export\s+|set\s+|ENV\s+|-\s+)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
+    r"(?P<secret>[^\s\"'`#;,{}\[\]()<>]{6,200})\s*(?:[#;].*)?$"
+)
+
+_CONFIG_SUFFIXES = frozenset(
+    {".env", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".properties", ".sh", ".bash", ".zsh",
+     ".toml", ".envrc", ".txt", ".config", ".tfvars", ".dockerfile"}
+)
+_CONFIG_NAMES = frozenset({".env", "dockerfile", ".npmrc", ".pypirc", ".netrc", "env"})
+
+_PASSWORD_TOKENS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "passwort", "pw"})
+_STRONG_TOKENS = frozenset({"secret", "token", "apikey", "credential", "credentials", "bearer"})
+_KEY_QUALIFIERS = frozenset(
+    {"api", "access", "secret", "private", "auth", "signing", "encryption", "master", "client",
+     "app", "license", "account", "service", "session", "hmac", "jwt", "webhook", "consumer"}
+)
+_NOT_SECRET_LAST = frozenset(
+    {"url", "uri", "endpoint", "path", "file", "filename", "dir", "name", "type", "field", "id",
+     "ids", "label", "length", "len", "size", "count", "max", "min", "prefix", "suffix", "header",
+     "param", "policy", "format", "regex", "pattern", "hash", "digest", "env", "var", "expiry",
+     "expires", "expiration", "ttl", "timeout", "version", "hint", "prompt", "message", "msg",
+     "placeholder", "reset", "required", "enabled", "mode", "algorithm", "alg", "provider",
+     "manager", "store", "class", "method", "scheme", "kind", "input", "strength", "rotation",
+     "location", "help", "error", "errors", "text", "title", "description", "validator", "column",
+     "key", "keys", "index", "ref", "reference", "source", "option", "options", "list",
+     "template", "generator", "factory", "handler", "service", "client", "callback", "provided",
+     "changed", "set", "exists", "storage", "cache", "lookup", "arn", "region", "user",
+     "username", "login", "email", "host", "port", "box", "form", "button", "icon"}
+)
+_NOT_SECRET_ANY = frozenset(
+    {"public", "publishable", "pub", "sha", "sha1", "sha256", "checksum", "md5", "fingerprint",
+     "csrf", "xsrf", "nonce", "keyboard", "monkey", "turkey", "hockey", "donkey", "jockey",
+     "passenger", "passage", "compass", "bypass", "passive", "tokenizer", "tokenize",
+     "tokenized", "tokens", "primary", "foreign", "sort", "partition", "cache", "redis", "dict",
+     "map", "hotkey", "keycode", "keyword", "keywords", "keypress", "keydown", "keyup", "author",
+     "authority", "authorization_url", "oauth_url", "next", "page", "pagination", "cursor",
+     "continuation", "i18n", "translation", "test", "mock", "fake", "dummy", "example"}
+)
+
+_WORDISH = re.compile(r"^(?:[a-z]+[_\-. ]?)+$|^(?:[A-Z]?[a-z]+)+$|^[A-Z][A-Z_]+$")
+_DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
+_PATHISH = re.compile(r"^(?:[~.]?/|[A-Za-z]:\\)|(?:\.(?:pem|key|json|txt|crt|p12|yaml|yml|env)$)")
+_FUNCISH = re.compile(r"[()\[\]]")
+_CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _rand(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def _quoted_example(rng: random.Random) -> str:
+    return "api_" + f'secret = "{_rand(rng, 12)}{rng.randint(10, 99)}{_rand(rng, 12)}"'
+
+
+def _unquoted_example(rng: random.Random) -> str:
+    return "DB_PASS" + f"WORD={_rand(rng, 10)}{rng.randint(10, 99)}{_rand(rng, 6)}"
+
+
+GENERIC_RULES: tuple[Rule, ...] = (
+    Rule(
+        id=GENERIC_ID,
+        description="Secret-looking literal assigned to a secret-like name",
+        secret_type=SecretType.API_KEY,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_QUOTED,
+        keywords=_KEYWORDS,
+        example=_quoted_example,
+        tags=("generic",),
+    ),
+    Rule(
+        id=GENERIC_ID,
+        description="Secret-looking value assigned to a secret-like name in a config file",
+        secret_type=SecretType.API_KEY,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_UNQUOTED,
+        keywords=_KEYWORDS,
+        example=_unquoted_example,
+        tags=("generic", "config-only"),
+    ),
+)
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of ``value`` (0 for empty)."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def char_classes(value: str) -> int:
+    """How many of lower, upper, digit, symbol occur in ``value``."""
+    return (
+        any(c.islower() for c in value)
+        + any(c.isupper() for c in value)
+        + any(c.isdigit() for c in value)
+        + any(not c.isalnum() for c in value)
+    )
+
+
+def name_tokens(name: str) -> list[str]:
+    """Split an identifier (snake, kebab, camel, dotted) into lowercase tokens."""
+    name = name.strip("$@\"'")
+    parts = re.split(r"[^A-Za-z0-9]+", _CAMEL_SPLIT.sub("_", name))
+    return [p.lower() for p in parts if p]
+
+
+def name_kind(name: str) -> str | None:
+    """``"password"``, ``"key"``, ``"secret"`` for a secret-like name; None otherwise."""
+    tokens = name_tokens(name)
+    if not tokens or (tokens[-1] in _NOT_SECRET_LAST and tokens[-1] != "key"):
+        return None
+    if any(t in _NOT_SECRET_ANY for t in tokens):
+        return None
+    if any(t in _PASSWORD_TOKENS for t in tokens):
+        return "password"
+    if tokens[-1] == "key" or "key" in tokens:
+        i = len(tokens) - 1 - tokens[::-1].index("key")
+        if i > 0 and tokens[i - 1] in _KEY_QUALIFIERS:
+            return "secret"
+        return "key"
+    if any(t in _STRONG_TOKENS or t.endswith(("secret", "token", "apikey")) for t in tokens):
+        return "secret"
+    return None
+
+
+def secret_type_for(name: str) -> SecretType:
+    """The vault SecretType a generic finding belongs to, from its variable name."""
+    tokens = set(name_tokens(name))
+    if tokens & _PASSWORD_TOKENS:
+        return SecretType.DATABASE_PASSWORD
+    if "webhook" in tokens:
+        return SecretType.WEBHOOK_SECRET
+    if tokens & {"private", "signing", "encryption", "master", "hmac"}:
+        return SecretType.ENCRYPTION_KEY
+    if tokens & {"token", "bearer", "oauth", "refresh"} or any(t.endswith("token") for t in tokens):
+        return SecretType.OAUTH_TOKEN
+    return SecretType.API_KEY
+
+
+def is_config_path(path: str) -> bool:
+    """Files whose syntax allows unquoted secret values (``.env``, YAML, INI, shell ...)."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    name = p.name.lower()
+    return (
+        name in _CONFIG_NAMES
+        or name.startswith(".env")
+        or p.suffix.lower() in _CONFIG_SUFFIXES
+        or name.endswith(".env")
+    )
+
+
+def looks_like_secret(value: str, kind: str) -> bool:
+    """Strict value test: random enough, not an identifier, path, call or sentence."""
+    if _WORDISH.match(value) or _DOTTED.match(value) or _PATHISH.search(value):
+        return False
+    if _FUNCISH.search(value) or value.startswith(("$", "%", "&", "*", "!", "@", "#")):
+        return False
+    classes = char_classes(value)
+    entropy = shannon_entropy(value)
+    if kind == "password":
+        return 6 <= len(value) <= 128 and classes >= 2 and entropy >= 2.3
+    if kind == "key":
+        return len(value) >= 20 and classes >= 2 and entropy >= 3.5
+    return len(value) >= 12 and classes >= 2 and entropy >= 3.0
+
+
+def accept(name: str, value: str, path: str, config_only: bool) -> SecretType | None:
+    """Decide a generic candidate; returns the SecretType to report or None to drop it."""
+    if config_only and not is_config_path(path):
+        return None
+    kind = name_kind(name)
+    if kind is None or not looks_like_secret(value, kind):
+        return None
+    lowered = value.lower()
+    if any(t in lowered for t in name_tokens(name) if len(t) >= 4):
+        return None
+    return secret_type_for(name)

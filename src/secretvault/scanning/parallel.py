@@ -1,0 +1,82 @@
+"""Process-pool tree scanning: the parent forks after building the scanner, so workers share
+the compiled rules and the Hyperscan database copy-on-write and nothing is recompiled."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from secretvault.scanning.scanner import RawMatch, Scanner, ScanStats
+
+_WORKER: Scanner | None = None
+
+
+def _work(batch: list[tuple[str, str, int]]) -> tuple[list[RawMatch], int, int, list[str], int]:
+    assert _WORKER is not None
+    out: list[RawMatch] = []
+    files = nbytes = 0
+    errors: list[str] = []
+    for abs_path, rel, _ in batch:
+        try:
+            found, n = _WORKER.scan_file(abs_path, rel)
+        except OSError as exc:
+            errors.append(f"{rel}: {exc.strerror or exc}")
+            continue
+        out.extend(found)
+        files += 1 if n else 0
+        nbytes += n
+    return out, files, nbytes, errors, len(batch)
+
+
+FileEntry = tuple[str, str, int]
+
+
+def _batches(files: Sequence[FileEntry], target: int) -> list[list[FileEntry]]:
+    out: list[list[FileEntry]] = []
+    cur: list[FileEntry] = []
+    size = 0
+    for f in files:
+        cur.append(f)
+        size += f[2]
+        if size >= target or len(cur) >= 64:
+            out.append(cur)
+            cur, size = [], 0
+    if cur:
+        out.append(cur)
+    return out
+
+
+def scan_parallel(
+    scanner: Scanner,
+    files: Sequence[tuple[str, str, int]],
+    jobs: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[RawMatch], ScanStats]:
+    """Scan ``files`` with ``jobs`` forked workers (falls back to serial without fork)."""
+    from secretvault.scanning.scanner import ScanStats
+
+    global _WORKER
+    if "fork" not in mp.get_all_start_methods():
+        return scanner.scan_paths(files, jobs=1, progress=progress)
+    _WORKER = scanner
+    stats = ScanStats()
+    matches: list[RawMatch] = []
+    done = 0
+    ctx = mp.get_context("fork")
+    try:
+        with ctx.Pool(jobs) as pool:
+            for found, n, nbytes, errors, count in pool.imap_unordered(
+                _work, _batches(files, 1 << 20)
+            ):
+                matches.extend(found)
+                stats.files_scanned += n
+                stats.bytes_scanned += nbytes
+                stats.errors.extend(errors)
+                done += count
+                if progress is not None:
+                    progress(done, len(files))
+    finally:
+        _WORKER = None
+    return matches, stats
