@@ -117,10 +117,17 @@ class Severity(StrEnum):
 _SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
-class SecretMetadata(BaseModel):
+class Model(BaseModel):
+    """Base of every model here. ``defer_build``: a schema is built on first use, not at import,
+    so a CLI command pays only for the models it touches (import time is a CLI latency target)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class SecretMetadata(Model):
     """Metadata associated with a secret (never contains the value)."""
 
-    model_config = ConfigDict(validate_assignment=True)
+    model_config = ConfigDict(validate_assignment=True, defer_build=True)
 
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -155,7 +162,7 @@ class SecretMetadata(BaseModel):
         return (self.last_rotated or self.created_at) + timedelta(days=self.rotation_days)
 
 
-class SecretRecord(BaseModel):
+class SecretRecord(Model):
     """A secret record stored in the vault: ciphertext and metadata, never plaintext."""
 
     id: str
@@ -178,7 +185,7 @@ class SecretRecord(BaseModel):
         return self.status == SecretStatus.EXPIRED or (exp is not None and exp <= utcnow())
 
 
-class SecretVersionInfo(BaseModel):
+class SecretVersionInfo(Model):
     """One immutable version of a secret, as ``history`` lists it (no value)."""
 
     version: int
@@ -188,7 +195,7 @@ class SecretVersionInfo(BaseModel):
     key_id: str = ""
 
 
-class RotationResult(BaseModel):
+class RotationResult(Model):
     """Outcome of ``rotate_secret``: what changed, whether it was verified or rolled back."""
 
     secret_name: str
@@ -201,7 +208,7 @@ class RotationResult(BaseModel):
     rotated_at: datetime = Field(default_factory=utcnow)
 
 
-class AccessLogEntry(BaseModel):
+class AccessLogEntry(Model):
     """One audit entry: who did what to which secret, and whether it was allowed."""
 
     seq: int = 0
@@ -217,7 +224,7 @@ class AccessLogEntry(BaseModel):
     entry_hash: str = ""
 
 
-class AccessLog(BaseModel):
+class AccessLog(Model):
     """The audit trail of one secret (``get_access_log``)."""
 
     secret_name: str
@@ -226,7 +233,7 @@ class AccessLog(BaseModel):
     entries: list[AccessLogEntry]
 
 
-class SecretFinding(BaseModel):
+class SecretFinding(Model):
     """One hardcoded secret found by the scanner. Identity = file + fingerprint + type."""
 
     file_path: str
@@ -248,7 +255,7 @@ class SecretFinding(BaseModel):
     )
 
 
-class SecretScanReport(BaseModel):
+class SecretScanReport(Model):
     """Result of a scan: counts by severity and the findings."""
 
     repository_path: str

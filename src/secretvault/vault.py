@@ -579,6 +579,7 @@ class SecretVault:
             SecretStatus.EXPIRED,
             SecretStatus.ROTATING,
         ),
+        reason: str | None = None,
     ) -> Any:
         """Shared shape of every change to an existing secret: find, authorize, change, audit."""
         validate_name(name)
@@ -593,7 +594,7 @@ class SecretVault:
                 if record.status not in allow_states:
                     raise _state_error(record)
                 result = await change(tx, record)
-                await self._audit(tx, action, user, name, source_ip=source_ip)
+                await self._audit(tx, action, user, name, reason=reason, source_ip=source_ip)
             except (SecretVaultError, AuthorizationError) as exc:
                 err = exc
         if err is not None:
@@ -693,7 +694,7 @@ class SecretVault:
             await tx.update(record)
             return record
 
-        return await self._mutate("revoke", name, user, AccessLevel.ADMIN, change)
+        return await self._mutate("revoke", name, user, AccessLevel.ADMIN, change, reason=reason)
 
     # -- delete ------------------------------------------------------------------------------
 

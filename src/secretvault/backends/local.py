@@ -483,6 +483,8 @@ class LocalBackend:
 
     def _migrate(self) -> None:
         conn = self.connection
+        if self._schema_current(conn):
+            return
         self.begin_immediate(conn)
         try:
             for stmt in filter(str.strip, _SCHEMA.split(";")):
@@ -506,6 +508,16 @@ class LocalBackend:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _schema_current(self, conn: sqlite3.Connection) -> bool:
+        """True when the schema is already at this version (the common case: skip all DDL)."""
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return False  # no meta table yet: a new database
+        except sqlite3.DatabaseError as exc:
+            raise self._open_error(exc) from None
+        return row is not None and int(row[0]) == SCHEMA_VERSION
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""

@@ -1,0 +1,137 @@
+"""Vault administration: init, backup, rekey, doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from secretvault.cli.common import guard, options, run
+
+if TYPE_CHECKING:
+    from secretvault.vault import SecretVault
+
+
+def cmd_init(ctx: typer.Context) -> None:
+    """Create the vault and its master key (0400) if they do not exist; safe to re-run."""
+    opts = options(ctx)
+    cfg = guard(opts, opts.config)
+    existed = Path(cfg.storage_path).exists()
+
+    async def go(vault: SecretVault) -> str:
+        return vault.key_id
+
+    key_id = run(ctx, go, create=True)
+    verb = "opened existing" if existed else "created"
+    typer.echo(f"{verb} vault {cfg.storage_path} (master key {cfg.master_key_path}, id {key_id})")
+    if not existed:
+        typer.echo(
+            "back up the master key separately: without it the vault cannot be read", err=True
+        )
+
+
+def cmd_backup(
+    ctx: typer.Context,
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Target file [default: data/secrets/backups/vault-<time>.db]."
+    ),
+    list_only: bool = typer.Option(False, "--list", help="List existing backups instead."),
+) -> None:
+    """Consistent online backup (SQLite backup API); keeps the last backup_retention copies."""
+    opts = options(ctx)
+    if list_only:
+        folder = Path(guard(opts, opts.config).storage_path).parent / "backups"
+        for path in sorted(folder.glob("vault-*.db")):
+            typer.echo(f"{path}  {path.stat().st_size} bytes")
+        return
+
+    async def go(vault: SecretVault) -> Path:
+        return await vault.backup(output, user=opts.user)
+
+    typer.echo(f"backup written to {run(ctx, go)}")
+    typer.echo("restore with: secretvault restore --from-backup FILE", err=True)
+
+
+def cmd_rekey(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", "-y")) -> None:
+    """Rotate the master key: re-encrypt every version under a new key in one transaction."""
+    if not yes:
+        typer.confirm("Generate a new master key and re-encrypt every secret?", abort=True)
+    user = options(ctx).user
+
+    async def go(vault: SecretVault) -> tuple[str, str]:
+        old = vault.key_id
+        return old, await vault.rekey(user=user)
+
+    old, new = run(ctx, go)
+    typer.echo(f"master key rotated: {old} -> {new}; old key kept in backups/master.key.{old}")
+
+
+def cmd_doctor(ctx: typer.Context) -> None:
+    """Check settings layers, key permissions, key matches data, DB integrity, audit chain."""
+    from secretvault.config import layers_in_effect
+
+    opts = options(ctx)
+    problems = 0
+
+    def report(ok: bool, text: str) -> None:
+        nonlocal problems
+        problems += not ok
+        typer.echo(f"[{'ok' if ok else 'FAIL'}] {text}")
+
+    typer.echo("settings layers (highest first):")
+    for layer in layers_in_effect(opts.app, opts.settings_dir):
+        typer.echo(f"  - {layer}")
+    cfg = guard(opts, opts.config)
+    key_path, db_path = Path(cfg.master_key_path), Path(cfg.storage_path)
+    if cfg.storage.encryption_key or cfg.storage.passphrase:
+        report(True, "master key comes from settings (storage.encryption_key / passphrase)")
+    elif key_path.exists():
+        mode = stat.S_IMODE(key_path.stat().st_mode)
+        report(not mode & 0o077, f"master key {key_path} mode {mode:04o} (want 0400)")
+    else:
+        report(False, f"master key {key_path} is missing")
+    if not db_path.exists():
+        report(False, f"vault database {db_path} is missing (run `secretvault init`)")
+        raise typer.Exit(1)
+    mode = stat.S_IMODE(db_path.stat().st_mode)
+    report(not mode & 0o077, f"vault database {db_path} mode {mode:04o} (want 0600)")
+    report(*asyncio.run(_check_open(opts)))
+    raise typer.Exit(1 if problems else 0)
+
+
+async def _check_open(opts) -> tuple[bool, str]:
+    from secretvault.errors import SecretVaultError
+    from secretvault.vault import SecretVault
+
+    vault = SecretVault(opts.config(), app=opts.app)
+    try:
+        await vault.initialize(create=False)
+    except SecretVaultError as exc:
+        return False, f"opening the vault: {exc}"
+    try:
+        integrity = vault.backend.integrity_check()
+        if integrity != "ok":
+            return False, f"database integrity: {integrity}"
+        chain = await vault.verify_audit()
+        if not chain.ok:
+            return False, f"audit chain broken at entry {chain.first_bad_seq}: {chain.reason}"
+        return True, (
+            f"key {vault.key_id} matches the data; integrity ok; audit chain of "
+            f"{chain.checked} entries verifies"
+        )
+    finally:
+        await vault.shutdown()
+
+
+def register(app: typer.Typer) -> None:
+    """Mount these commands on the root app."""
+    for name, fn in (
+        ("init", cmd_init),
+        ("backup", cmd_backup),
+        ("rekey", cmd_rekey),
+        ("doctor", cmd_doctor),
+    ):
+        app.command(name)(fn)

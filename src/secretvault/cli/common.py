@@ -1,0 +1,129 @@
+"""What every CLI command shares: global options, opening the vault, reading values, errors.
+
+Values are read from a file, standard input or a hidden prompt — never from argv, where other
+users can see them in ``ps``. Errors print one line (plus a hint) to stderr and exit with the
+error's ``exit_code``; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from secretvault.config import SecretsConfig
+    from secretvault.vault import SecretVault
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Options:
+    """Global options (``secretvault [OPTIONS] COMMAND``)."""
+
+    app: str = "mahavishnu"
+    settings_dir: Path = Path("settings")
+    vault_dir: Path | None = None
+    user: str = field(default_factory=lambda: os.environ.get("SECRETVAULT_USER") or _login())
+    debug: bool = False
+
+    def config(self) -> SecretsConfig:
+        """Settings through every layer, with ``--vault-dir`` overriding both paths."""
+        from secretvault.config import load_config
+
+        overrides: dict[str, Any] = {}
+        if self.vault_dir is not None:
+            overrides["storage_path"] = str(self.vault_dir / "vault.db")
+            overrides["master_key_path"] = str(self.vault_dir / "master.key")
+        return load_config(self.app, self.settings_dir, **overrides)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def options(ctx: typer.Context) -> Options:
+    """The global options of this invocation."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Options) else Options()
+
+
+def fail(message: str, code: int = 1, hint: str | None = None) -> typer.Exit:
+    """Print an error line (and hint) to stderr; return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    return typer.Exit(code)
+
+
+def run(
+    ctx: typer.Context, fn: Callable[[SecretVault], Awaitable[T]], *, create: bool = False
+) -> T:
+    """Open the vault, run ``fn(vault)``, close it; map library errors to exit codes."""
+    opts = options(ctx)
+
+    async def main() -> T:
+        from secretvault.vault import SecretVault
+
+        vault = SecretVault(opts.config(), app=opts.app)
+        await vault.initialize(create=create)
+        try:
+            return await fn(vault)
+        finally:
+            await vault.shutdown()
+
+    return guard(opts, lambda: asyncio.run(main()))
+
+
+def guard(opts: Options, fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn SecretVaultError into a one-line error and its exit code."""
+    from secretvault.errors import SecretVaultError
+
+    try:
+        return fn()
+    except SecretVaultError as exc:
+        if opts.debug:
+            raise
+        msg = Exception.__str__(exc)
+        raise fail(msg, exc.exit_code, exc.hint) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+
+
+def read_value(from_file: Path | None, use_stdin: bool, prompt: str = "Value") -> str:
+    """The secret value from ``--from-file``, ``--stdin`` (or piped input), or a hidden prompt."""
+    if from_file is not None:
+        try:
+            data = from_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"cannot read {from_file}: {exc.strerror}", 2) from None
+        return data[:-1] if data.endswith("\n") else data
+    if use_stdin or not sys.stdin.isatty():
+        data = sys.stdin.read()
+        return data[:-1] if data.endswith("\n") else data
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+def echo_json(data: Any) -> None:
+    """Print JSON (pydantic models and lists of them welcome)."""
+    import json
+
+    from pydantic import BaseModel
+
+    def default(o: Any) -> Any:
+        if isinstance(o, BaseModel):
+            return o.model_dump(mode="json", exclude={"encrypted_value", "nonce", "salt"})
+        return str(o)
+
+    typer.echo(json.dumps(data, default=default, indent=2))
