@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections import Counter
 
 from secretvault.scanning.rules.base import Rule
-from secretvault.scanning.rules.catalogue import cloud
+from secretvault.scanning.rules.catalogue import ci, cloud, messaging, payment, vcs
 
 CATEGORIES: dict[str, list[Rule]] = {
     "cloud": cloud.RULES,
+    "vcs": vcs.RULES,
+    "ci": ci.RULES,
+    "payment": payment.RULES,
+    "messaging": messaging.RULES,
 }
 
 ALL_RULES: tuple[Rule, ...] = tuple(r for rules in CATEGORIES.values() for r in rules)
