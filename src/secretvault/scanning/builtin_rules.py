@@ -133,9 +133,11 @@ SPEC_RULES: tuple[Rule, ...] = (
 
 
 def load_provider_rules() -> tuple[Rule, ...]:
-    """The catalogue's ``ALL_RULES`` if it is importable, else SPEC's seven rules."""
+    """The catalogue's ``ALL_RULES`` plus any SPEC rule whose id the catalogue lacks."""
     try:
         from secretvault.scanning.rules.catalogue import ALL_RULES
     except ImportError:
         return SPEC_RULES
-    return tuple(ALL_RULES) or SPEC_RULES
+    catalogue = tuple(ALL_RULES)
+    ids = {r.id for r in catalogue}
+    return catalogue + tuple(r for r in SPEC_RULES if r.id not in ids)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from secretvault.scanning.generic import HS_PREFILTERS
 from secretvault.scanning.rules.base import Rule
 
 WHOLE_BUFFER = -1  # marker: verify a multiline rule over the whole buffer
@@ -38,6 +39,7 @@ class CompiledRule:
     generic: bool
     config_only: bool
     secret_group: int | str
+    hs_regex: str
 
 
 def compile_rule(index: int, rule: Rule) -> CompiledRule:
@@ -60,6 +62,7 @@ def compile_rule(index: int, rule: Rule) -> CompiledRule:
         generic="generic" in rule.tags,
         config_only="config-only" in rule.tags,
         secret_group=group,
+        hs_regex=HS_PREFILTERS.get(rule.regex, rule.regex),
     )
 
 
@@ -157,7 +160,7 @@ class HyperscanEngine:
         self._hs = hyperscan
         self.rules = rules
         self.multiline = {r.index for r in rules if r.multiline}
-        exprs = [(r.index, r.rule.regex.encode("utf-8"), _hs_flags(r.rule)) for r in rules]
+        exprs = [(r.index, r.hs_regex.encode("utf-8"), _hs_flags(r.rule)) for r in rules]
         self.db, rejected = self._load_or_compile(exprs, use_cache)
         self.fallback = ReEngine([r for r in rules if r.index in rejected]) if rejected else None
         self.rejected = rejected

@@ -73,11 +73,22 @@ _NOT_SECRET_ANY = frozenset(
      "continuation", "i18n", "translation", "test", "mock", "fake", "dummy", "example"}
 )
 
-_WORDISH = re.compile(r"^(?:[a-z]+[_\-. ]?)+$|^(?:[A-Z]?[a-z]+)+$|^[A-Z][A-Z_]+$")
+_WORDISH = re.compile(
+    r"^[a-z]+(?:[_\-. ][a-z]+)*[_\-. ]?$|^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*$|^[A-Z][A-Z_]+$"
+)
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
 _PATHISH = re.compile(r"^(?:[~.]?/|[A-Za-z]:\\)|(?:\.(?:pem|key|json|txt|crt|p12|yaml|yml|env)$)")
 _FUNCISH = re.compile(r"[()\[\]]")
 _CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+_KW = "(?i:" + "|".join(_KEYWORDS) + ")"
+# Hyperscan prefilters (supersets of each rule on a line, far faster than the full regex):
+# every accepted generic name contains a keyword, and the name precedes the assignment.
+HS_PREFILTERS: dict[str, str] = {
+    _QUOTED: _KW + r"[^\n]*(?::=|=>|=|:|<-)\s*[rbuf]{0,2}[\"'`][^\"'`\s\\]{6,200}[\"'`]",
+    _UNQUOTED: _KW + r"[\w.$@-]*[\"']?\s*[=:]",
+}
 
 
 def _rand(rng: random.Random, n: int) -> str:
@@ -188,6 +199,15 @@ def is_config_path(path: str) -> bool:
     )
 
 
+def alnum_classes(value: str) -> int:
+    """How many of lower, upper, digit occur in ``value``."""
+    return (
+        any(c.islower() for c in value)
+        + any(c.isupper() for c in value)
+        + any(c.isdigit() for c in value)
+    )
+
+
 def looks_like_secret(value: str, kind: str) -> bool:
     """Strict value test: random enough, not an identifier, path, call or sentence."""
     if _WORDISH.match(value) or _DOTTED.match(value) or _PATHISH.search(value):
@@ -198,9 +218,10 @@ def looks_like_secret(value: str, kind: str) -> bool:
     entropy = shannon_entropy(value)
     if kind == "password":
         return 6 <= len(value) <= 128 and classes >= 2 and entropy >= 2.3
+    mixed = alnum_classes(value)
     if kind == "key":
-        return len(value) >= 20 and classes >= 2 and entropy >= 3.5
-    return len(value) >= 12 and classes >= 2 and entropy >= 3.0
+        return len(value) >= 20 and mixed >= 2 and entropy >= 3.5
+    return len(value) >= 12 and mixed >= 2 and entropy >= 3.0
 
 
 def accept(name: str, value: str, path: str, config_only: bool) -> SecretType | None:
@@ -208,6 +229,9 @@ def accept(name: str, value: str, path: str, config_only: bool) -> SecretType | 
     if config_only and not is_config_path(path):
         return None
     kind = name_kind(name)
+    low_name = name.lower()
+    if not any(k in low_name for k in _KEYWORDS):
+        return None
     if kind is None or not looks_like_secret(value, kind):
         return None
     lowered = value.lower()

@@ -1,0 +1,50 @@
+"""Human output: findings grouped by file, severity-coloured, redacted (rich)."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+
+from secretvault.models import SecretFinding, SecretScanReport, Severity
+
+STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
+         Severity.LOW: "cyan"}
+
+
+def to_text(report: SecretScanReport, *, color: bool = False) -> str:
+    """Render the report as text (ANSI colours when ``color``)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=color, no_color=not color, width=120,
+                      highlight=False)
+    by_file: dict[str, list[SecretFinding]] = defaultdict(list)
+    for f in report.findings:
+        by_file[f.file_path].append(f)
+    for path in sorted(by_file):
+        console.print(Text(path, style="bold underline"))
+        for f in by_file[path]:
+            line = Text("  ")
+            line.append(f"{f.line_number}:{f.column}".ljust(10))
+            line.append(f"{f.severity.value.upper():<9}", style=STYLE[f.severity])
+            line.append(f"{f.rule_id:<28} {f.match}")
+            extra = []
+            if f.known_secret:
+                extra.append(f"vault secret {f.known_secret}")
+            if f.commit:
+                extra.append(f"commit {f.commit[:12]} {f.author or ''} {f.date or ''}".strip())
+            if extra:
+                line.append("  (" + "; ".join(extra) + ")", style="dim")
+            console.print(line)
+        console.print()
+    summary = (
+        f"Scanned {report.files_scanned} files ({report.bytes_scanned / 1e6:.1f} MB) "
+        f"in {report.duration_seconds:.2f}s with {report.engine or 'n/a'}: "
+        f"{report.total_findings} findings (critical {report.critical_count}, high "
+        f"{report.high_count}, medium {report.medium_count}, low {report.low_count})"
+    )
+    style = "bold red" if report.total_findings else "bold green"
+    console.print(Text(summary if report.total_findings else "No secrets found. " + summary,
+                       style=style))
+    return buf.getvalue()
