@@ -13,14 +13,13 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from secretvault.access.rbac import DEFAULT_ROLES, Grant, Policy
-from secretvault.audit.chain import ChainReport, verify_chain
+from secretvault.audit.chain import AuditEvent, ChainReport, verify_chain
 from secretvault.backends.base import SecretFilter, StoredVersion
 from secretvault.backends.local import LocalBackend, LocalTransaction
 from secretvault.config import EnvSecretsSource, SecretsConfig, load_config
@@ -49,7 +48,6 @@ from secretvault.errors import (
 from secretvault.models import (
     AccessLevel,
     AccessLog,
-    AccessLogEntry,
     BackendType,
     RotationResult,
     SecretMetadata,
@@ -99,6 +97,28 @@ class _CacheEntry:
     generation: int
 
 
+class _VaultTx:
+    """``async with vault._tx() as tx`` (a class, not @asynccontextmanager: this is on every
+    operation's path and the generator machinery costs more than the SQL it wraps)."""
+
+    __slots__ = ("ctx", "tx", "vault")
+
+    def __init__(self, vault: SecretVault) -> None:
+        self.vault = vault
+        self.ctx = vault._backend().transaction()
+
+    async def __aenter__(self) -> LocalTransaction:
+        self.tx = await self.ctx.__aenter__()
+        self.vault._flush_audit_into(self.tx)
+        return self.tx
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self.ctx.__aexit__(exc_type, exc, tb)
+        if exc_type is None and self.tx.changed:
+            self.vault._backend().note_own_write()
+            self.vault._cache.clear()
+
+
 class SecretVault:
     """Main interface for secrets management (SPEC "API Reference")."""
 
@@ -117,7 +137,7 @@ class SecretVault:
         self._policy: Policy | None = None
         self._policy_gen = -1
         self._cache: dict[tuple[str, int | None], _CacheEntry] = {}
-        self._pending_audit: list[AccessLogEntry] = []
+        self._pending_audit: list[AuditEvent] = []
         self._last_flush = time.monotonic()
         self._verifiers: dict[str, Verifier] = {}
         self.env_secrets = EnvSecretsSource(app)
@@ -276,15 +296,10 @@ class SecretVault:
             raise SecretVaultError("the vault is not initialized; call initialize() first")
         return self.backend
 
-    @asynccontextmanager
-    async def _tx(self) -> Any:
-        backend = self._backend()
-        async with backend.transaction() as tx:
-            self._flush_audit_into(tx)
-            yield tx
-        if tx.changed:
-            backend.note_own_write()
-            self._cache.clear()
+    def _tx(self) -> _VaultTx:
+        """A backend transaction that also flushes buffered audit entries and, after a commit
+        that changed secrets, drops this process's cache."""
+        return _VaultTx(self)
 
     async def _audit(
         self,
@@ -298,7 +313,7 @@ class SecretVault:
     ) -> None:
         if not self.config.access_log_enabled:
             return
-        entry = AccessLogEntry(
+        entry = AuditEvent(
             user=user,
             action=action,
             secret_id=secret_id_for(name) if name else None,
@@ -461,13 +476,15 @@ class SecretVault:
         if hit is not None:
             return hit
         err: Exception | None = None
+        generation = await self._backend().generation() if self.config.cache_enabled else -1
         async with self._tx() as tx:
             try:
-                record = await self._readable(tx, name, user)
-                wanted = version or record.metadata.version
-                stored = await tx.get_version(record.id, wanted)
+                found = await tx.read(name, version)
+                record = await self._readable(tx, name, user, found[0] if found else None)
+                stored = found[1] if found else None
                 if stored is None or stored.stage == "pending":
-                    raise SecretNotFoundError(f"secret {name!r} has no version {wanted}")
+                    raise SecretNotFoundError(f"secret {name!r} has no version {version}")
+                wanted = stored.version
                 value = self._decrypt(record, stored)
                 if version is not None:
                     record = record.model_copy(
@@ -482,12 +499,13 @@ class SecretVault:
                 await self._audit(tx, "read", user, name, False, _reason(exc), source_ip)
         if err is not None:
             raise err
-        self._cache_put(name, version, value, record)
+        self._cache_put(name, version, value, record, generation)
         return value, record
 
-    async def _readable(self, tx: LocalTransaction, name: str, user: str) -> SecretRecord:
+    async def _readable(
+        self, tx: LocalTransaction, name: str, user: str, record: SecretRecord | None
+    ) -> SecretRecord:
         """The record, if it exists, may be read by ``user`` and is in a readable state."""
-        record = await tx.get(name)
         if record is None:
             raise SecretNotFoundError(
                 f"secret {name!r} not found", hint="check the name with `secretvault list`"
@@ -542,7 +560,7 @@ class SecretVault:
             # Cache hits are audited write-behind (flushed within 1 s, 256 reads, any write or
             # shutdown): an opt-in trade of the read-is-never-unaudited guarantee for speed.
             self._pending_audit.append(
-                AccessLogEntry(
+                AuditEvent(
                     user=user,
                     action="read",
                     secret_id=entry.record.id,
@@ -554,11 +572,12 @@ class SecretVault:
             self._flush_audit()
         return entry.value, entry.record
 
-    def _cache_put(self, name: str, version: int | None, value: str, record: SecretRecord) -> None:
-        if not self.config.cache_enabled or self.backend is None:
-            return
-        gen = self.backend._generation
-        if gen < 0:
+    def _cache_put(
+        self, name: str, version: int | None, value: str, record: SecretRecord, gen: int
+    ) -> None:
+        """Remember a read. ``gen`` was taken *before* the read, so a concurrent change by
+        another process can only make the entry look stale, never fresh."""
+        if not self.config.cache_enabled:
             return
         self._cache[(name, version)] = _CacheEntry(
             value, record, time.monotonic() + self.config.cache_ttl_seconds, gen

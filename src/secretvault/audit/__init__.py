@@ -1,5 +1,5 @@
 """Append-only, hash-chained audit trail (DESIGN "Audit and access")."""
 
-from secretvault.audit.chain import ChainReport, seal, verify_chain
+from secretvault.audit.chain import AuditEvent, ChainReport, seal, verify_chain
 
-__all__ = ["ChainReport", "seal", "verify_chain"]
+__all__ = ["AuditEvent", "ChainReport", "seal", "verify_chain"]

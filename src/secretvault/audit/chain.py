@@ -14,14 +14,50 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
-from secretvault.models import AccessLogEntry
+from secretvault.models import AccessLogEntry, utcnow
 
 GENESIS = "0" * 64
 
 
-def canonical(entry: AccessLogEntry) -> bytes:
+class Chained(Protocol):
+    """What the chain reads of an entry (AccessLogEntry when read back, AuditEvent when written)."""
+
+    seq: int
+    timestamp: datetime
+    user: str
+    action: str
+    secret_id: str | None
+    secret_name: str | None
+    source_ip: str | None
+    success: bool
+    reason: str | None
+    prev_hash: str
+    entry_hash: str
+
+
+@dataclass(slots=True)
+class AuditEvent:
+    """An entry on its way in. A plain dataclass: writing one is on every read's hot path, where
+    a validating model costs more than the SQL."""
+
+    user: str
+    action: str
+    secret_id: str | None = None
+    secret_name: str | None = None
+    source_ip: str | None = None
+    success: bool = True
+    reason: str | None = None
+    timestamp: datetime = field(default_factory=utcnow)
+    seq: int = 0
+    prev_hash: str = ""
+    entry_hash: str = ""
+
+
+def canonical(entry: Chained) -> bytes:
     """Stable byte form of the fields the chain protects."""
     return json.dumps(
         [
@@ -40,7 +76,7 @@ def canonical(entry: AccessLogEntry) -> bytes:
     ).encode("utf-8")
 
 
-def seal(key: bytes, prev_hash: str, entry: AccessLogEntry) -> str:
+def seal(key: bytes, prev_hash: str, entry: Chained) -> str:
     """The hash of ``entry`` chained to ``prev_hash``."""
     return hmac.new(key, prev_hash.encode() + b"|" + canonical(entry), hashlib.sha256).hexdigest()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from secretvault.audit.chain import AuditEvent
 from secretvault.crypto.envelope import Envelope
 from secretvault.models import (
     AccessLogEntry,
@@ -72,6 +73,10 @@ class Transaction(Protocol):
 
     async def get(self, name: str) -> SecretRecord | None: ...
 
+    async def read(
+        self, name: str, version: int | None = None
+    ) -> tuple[SecretRecord, StoredVersion | None] | None: ...
+
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None: ...
 
     async def create(self, record: SecretRecord, version: StoredVersion) -> None: ...
@@ -88,7 +93,7 @@ class Transaction(Protocol):
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]: ...
 
-    async def append_audit(self, entry: AccessLogEntry, key: bytes) -> AccessLogEntry: ...
+    async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent: ...
 
 
 class SecretBackend(Protocol):

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from secretvault.audit.chain import GENESIS, seal
+from secretvault.audit.chain import GENESIS, AuditEvent, seal
 from secretvault.backends.base import (
     BackendFeatures,
     KeyInfo,
@@ -88,7 +88,8 @@ def _dt(value: str | None) -> datetime | None:
 
 def _record(row: sqlite3.Row | tuple[Any, ...]) -> SecretRecord:
     sid, name, stype, status, _current, meta, deleted_at, purge_after = row
-    return SecretRecord(
+    # Rows were validated on the way in; model_construct skips re-validating them on the hot path.
+    return SecretRecord.model_construct(
         id=sid,
         name=name,
         secret_type=SecretType(stype),
@@ -118,6 +119,7 @@ def _audit_entry(row: tuple[Any, ...]) -> AccessLogEntry:
 
 
 _SECRET_COLS = "id, name, secret_type, status, current_version, metadata, deleted_at, purge_after"
+_SECRET_COLS_S = ", ".join("s." + c.strip() for c in _SECRET_COLS.split(","))
 
 
 class LocalTransaction:
@@ -138,6 +140,26 @@ class LocalTransaction:
             f"SELECT {_SECRET_COLS} FROM secrets WHERE name = ?", (name,)
         ).fetchone()
         return _record(row) if row else None
+
+    async def read(
+        self, name: str, version: int | None = None
+    ) -> tuple[SecretRecord, StoredVersion | None] | None:
+        """Record and one version (default: current) in a single query — the hot read path."""
+        row = self.conn.execute(
+            f"SELECT {_SECRET_COLS_S}, v.version, v.ciphertext, v.nonce, v.salt, v.key_id, "
+            "v.created_at, v.created_by, v.stage FROM secrets s LEFT JOIN versions v "
+            "ON v.secret_id = s.id AND v.version = COALESCE(?, s.current_version) "
+            "WHERE s.name = ?",
+            (version, name),
+        ).fetchone()
+        if row is None:
+            return None
+        record = _record(row[:8])
+        v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:]
+        if v is None:
+            return record, None
+        env = Envelope(ct, nonce, salt, kid)
+        return record, StoredVersion(v, env, _dt(created_at), created_by, stage)
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         """One stored version; None when it does not exist (or was pruned)."""
@@ -297,14 +319,14 @@ class LocalTransaction:
             for v, c, b, s, k in rows
         ]
 
-    async def append_audit(self, entry: AccessLogEntry, key: bytes) -> AccessLogEntry:
+    async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent:
         """Chain ``entry`` to the last one and insert it (within this transaction)."""
         last = self.conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         if last is None:
             seq, prev = self._anchor()
         else:
             seq, prev = last
-        entry = entry.model_copy(update={"seq": seq + 1, "prev_hash": prev})
+        entry.seq, entry.prev_hash = seq + 1, prev  # the entry is built per call: ours to fill
         entry.entry_hash = seal(key, prev, entry)
         self.conn.execute(
             "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)",

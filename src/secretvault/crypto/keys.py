@@ -27,6 +27,7 @@ class MasterKey:
 
     material: bytes = field(repr=False)
     source: str = "file"
+    key_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         if len(self.material) != KEY_BYTES:
@@ -34,11 +35,9 @@ class MasterKey:
                 f"master key must be {KEY_BYTES} bytes, got {len(self.material)}",
                 hint="generate one with `secretvault init` or `os.urandom(32)`",
             )
-
-    @property
-    def key_id(self) -> str:
-        """First 16 hex chars of SHA-256 over a label and the key: identifies, never reveals."""
-        return hashlib.sha256(b"secretvault/key-id|" + self.material).hexdigest()[:16]
+        # First 16 hex chars of SHA-256 over a label and the key: identifies, never reveals.
+        digest = hashlib.sha256(b"secretvault/key-id|" + self.material).hexdigest()[:16]
+        object.__setattr__(self, "key_id", digest)
 
     @classmethod
     def generate(cls) -> MasterKey:
