@@ -94,9 +94,9 @@ def _priority(m: RawMatch) -> tuple[int, int, float, int, int]:
     return (
         0 if m.known_secret else 1,
         1 if m.generic else 0,
+        -(m.end_column - m.column),
         -m.confidence,
         -m.severity.rank,
-        -(m.end_column - m.column),
     )
 
 
