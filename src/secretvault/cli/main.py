@@ -68,10 +68,8 @@ app.add_typer(access.app, name="access")
 
 
 def _register_scanner() -> None:
-    try:
-        from secretvault.cli import scan
-    except ImportError:  # TEMP until the scanner CLI lands
-        return
+    from secretvault.cli import scan
+
     scan.register(app)
 
 
