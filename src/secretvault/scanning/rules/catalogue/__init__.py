@@ -8,7 +8,20 @@ from __future__ import annotations
 from collections import Counter
 
 from secretvault.scanning.rules.base import Rule
-from secretvault.scanning.rules.catalogue import ci, cloud, messaging, payment, vcs
+from secretvault.scanning.rules.catalogue import (
+    ai,
+    ci,
+    cloud,
+    databases,
+    keys,
+    messaging,
+    observability,
+    other,
+    payment,
+    registries,
+    tokens,
+    vcs,
+)
 
 CATEGORIES: dict[str, list[Rule]] = {
     "cloud": cloud.RULES,
@@ -16,6 +29,13 @@ CATEGORIES: dict[str, list[Rule]] = {
     "ci": ci.RULES,
     "payment": payment.RULES,
     "messaging": messaging.RULES,
+    "ai": ai.RULES,
+    "databases": databases.RULES,
+    "registries": registries.RULES,
+    "observability": observability.RULES,
+    "keys": keys.RULES,
+    "tokens": tokens.RULES,
+    "other": other.RULES,
 }
 
 ALL_RULES: tuple[Rule, ...] = tuple(r for rules in CATEGORIES.values() for r in rules)

@@ -172,6 +172,11 @@ def rule(
     )
 
 
+def _sized(segs: Segs, start: int = 1) -> bool:
+    """Whether length/filler near-misses can be derived (no free-form :class:`Raw` body)."""
+    return not any(isinstance(s, Raw) for s in segs[start:])
+
+
 def tok(
     id: str,
     description: str,
@@ -192,18 +197,20 @@ def tok(
     keywords = tuple(kw) if kw is not None else (prefix.lower(),)
     regex = f"{left_edge(segs)}(?P<secret>{seg_regex(segs)}){right_edge(segs)}"
     gen = make or (lambda rng: seg_make(rng, segs))
+    sized = _sized(segs)
 
     def example(rng: random.Random) -> str:
         return rng.choice(TEMPLATES).format(gen(rng))
 
     def negatives(rng: random.Random) -> list[str]:
         out = list(neg(rng)) if neg else []
-        if auto_neg:
+        if auto_neg and sized:
             out.append(seg_make(rng, segs, delta=-1))
-            if not isinstance(segs[-1], str) and not isinstance(segs[-1], Raw):
+            if not isinstance(segs[-1], str | Raw):
                 out.append(seg_make(rng, segs, delta=+1))
             if plausible:
                 out.append(seg_make(rng, segs, filler="x"))
+        if auto_neg:
             if left_edge(segs):
                 out.append("Q" + gen(rng))
         return [rng.choice(TEMPLATES).format(n) for n in out]
@@ -226,6 +233,7 @@ def ctx(
     sev: Severity = SEV.HIGH,
     conf: float = 0.75,
     check: Validator | None = None,
+    plausible: bool = True,
     tags: Sequence[str] = (),
 ) -> Rule:
     """A prefix-less value reported only when assigned to a provider-named key.
@@ -243,14 +251,16 @@ def ctx(
         return render(rng, seg_make(rng, segs))
 
     def negatives(rng: random.Random) -> list[str]:
-        return [
+        out = [
             render(rng, seg_make(rng, segs), name="build_number"),
-            render(rng, seg_make(rng, segs, delta=-1)),
-            render(rng, seg_make(rng, segs, filler="x")),
             rng.choice(TEMPLATES).format(seg_make(rng, segs)),
         ]
+        if _sized(segs, 0):
+            out.append(render(rng, seg_make(rng, segs, delta=-1)))
+            out.append(render(rng, seg_make(rng, segs, filler="x")))
+        return out
 
     return rule(
         id, description, regex, kw, example, st=st, sev=sev, conf=conf,
-        negatives=negatives, check=all_of(not_placeholder, check), tags=tags,
+        negatives=negatives, check=all_of(not_placeholder if plausible else None, check), tags=tags,
     )  # fmt: skip
