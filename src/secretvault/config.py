@@ -153,21 +153,7 @@ class SecretsConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fold_sections(cls, data: Any) -> Any:
-        """Fold ``rotation:``/``scanning:`` sections into the flat fields they mirror."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for section, mapping in (("rotation", _ROTATION_FIELDS), ("scanning", _SCANNING_FIELDS)):
-            nested = data.get(section)
-            if isinstance(nested, BaseModel):
-                nested = nested.model_dump(exclude_unset=True)
-            if not isinstance(nested, dict):
-                continue
-            for flat, inner in mapping.items():
-                if inner in nested and flat not in data:
-                    data[flat] = nested[inner]
-            data.pop(section)
-        return data
+        return fold_sections(data)
 
     @model_validator(mode="after")
     def _build_views(self) -> SecretsConfig:
@@ -178,6 +164,48 @@ class SecretsConfig(BaseModel):
             **{inner: getattr(self, flat) for flat, inner in _SCANNING_FIELDS.items()}
         )
         return self
+
+
+def fold_sections(data: Any) -> Any:
+    """Fold ``rotation:``/``scanning:`` sections into the flat fields they mirror.
+
+    Within one mapping the nested form wins (it is the more specific spelling). Each settings
+    layer is folded on its own before layers merge, so a higher layer's nested section beats a
+    lower layer's flat field, as precedence promises.
+    """
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for section, mapping in (("rotation", _ROTATION_FIELDS), ("scanning", _SCANNING_FIELDS)):
+        nested = data.get(section)
+        if isinstance(nested, BaseModel):
+            nested = nested.model_dump(exclude_unset=True)
+        if not isinstance(nested, dict):
+            continue
+        for flat, inner in mapping.items():
+            if inner in nested:
+                data[flat] = nested[inner]
+        data.pop(section)
+    return data
+
+
+class FoldedSource(PydanticBaseSettingsSource):
+    """Wraps one layer and folds its nested sections before the layers are merged."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` delegates whole-document loading to the wrapped source."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        section = data.get("secrets_management")
+        if isinstance(section, dict):
+            data = {**data, "secrets_management": fold_sections(section)}
+        return data
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -253,12 +281,13 @@ class AppSettings(BaseSettings):
         """The one place that states precedence: init > env > local.yaml > {app}.yaml."""
         folder = Path(settings_cls.settings_folder)  # type: ignore[attr-defined]
         app = settings_cls.app_name  # type: ignore[attr-defined]
-        return (
+        layers = (
             init_settings,
             env_settings,
             ExpandingYamlSource(settings_cls, yaml_file=folder / "local.yaml"),
             ExpandingYamlSource(settings_cls, yaml_file=folder / f"{app}.yaml"),
         )
+        return tuple(FoldedSource(layer) for layer in layers)
 
 
 @cache

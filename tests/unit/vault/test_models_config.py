@@ -341,11 +341,6 @@ def test_overrides_beat_every_layer(in_tmp: Path, monkeypatch: pytest.MonkeyPatc
     assert load_config(vault_mount="init").vault_mount == "init"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config.py:167 _fold_sections keeps a flat field from a lower layer over the "
-    "same setting given as a nested rotation:/scanning: section in a higher layer",
-)
 def test_nested_section_in_higher_layer_beats_flat_field_in_lower(in_tmp: Path) -> None:
     _write(
         in_tmp / "settings/mahavishnu.yaml",
