@@ -72,7 +72,10 @@ def bad_crc32_token(rng: random.Random, prefix: str) -> str:
 
 def jwt(rng: random.Random, header: dict[str, object] | None = None) -> str:
     head = header if header is not None else {"alg": rng.choice(["HS256", "RS256"]), "typ": "JWT"}
-    payload = {"sub": str(rng.randrange(10**6, 10**9)), "iat": rng.randrange(1_600_000_000, 1_800_000_000)}
+    payload = {
+        "sub": str(rng.randrange(10**6, 10**9)),
+        "iat": rng.randrange(1_600_000_000, 1_800_000_000),
+    }
     return ".".join(
         (
             b64url_bytes(json.dumps(head, separators=(",", ":")).encode()),
@@ -117,7 +120,7 @@ PEM_KINDS = ("RSA", "EC", "DSA", "OPENSSH", "PKCS8", "ENCRYPTED", "RSA-PROCTYPE"
 
 
 def pem_private_key(kind: str) -> str:
-    """A real private key in the PEM flavour ``kind`` (see ``PEM_KINDS``), built with cryptography."""
+    """A real private key of flavour ``kind`` (see ``PEM_KINDS``), made with cryptography."""
     from cryptography.hazmat.primitives import serialization as ser
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 

@@ -50,9 +50,7 @@ def not_placeholder(value: str) -> bool:
         return False
     if _RUN.search(value):
         return False
-    if len(value) >= 8 and len(set(value)) < min(8, len(value) // 4):
-        return False
-    return True
+    return not (len(value) >= 8 and len(set(value)) < min(8, len(value) // 4))
 
 
 def all_of(*checks: Validator | None) -> Validator:
@@ -66,7 +64,7 @@ def all_of(*checks: Validator | None) -> Validator:
 
 
 def strip_prefix(prefix: str, check: Validator) -> Validator:
-    """Apply ``check`` to the part after a literal ``prefix`` (so the prefix's letters don't count)."""
+    """Apply ``check`` to what follows a literal ``prefix`` (the prefix's letters don't count)."""
 
     def _check(value: str) -> bool:
         return check(value[len(prefix) :] if value.startswith(prefix) else value)

@@ -137,7 +137,7 @@ CTX_TEMPLATES = (
     "{name}: '{v}'",
     "{name} => '{v}'",
 )
-CTX_REGEX = r"""[\w.-]{0,24}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["']?"""
+CTX_REGEX = r"""[\w.-]*["']?[ \t]*(?:=|:=|:|=>)[ \t]*["']?"""
 
 
 def rule(
@@ -210,9 +210,8 @@ def tok(
                 out.append(seg_make(rng, segs, delta=+1))
             if plausible:
                 out.append(seg_make(rng, segs, filler="x"))
-        if auto_neg:
-            if left_edge(segs):
-                out.append("Q" + gen(rng))
+        if auto_neg and left_edge(segs):
+            out.append("Q" + gen(rng))
         return [rng.choice(TEMPLATES).format(n) for n in out]
 
     validate = all_of(strip_prefix(prefix, not_placeholder) if plausible else None, check)

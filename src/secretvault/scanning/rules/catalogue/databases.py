@@ -16,7 +16,9 @@ from secretvault.scanning.rules.validators import password_ok
 
 _PW_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!*~._-"
 # user:password@host — the password may not contain URL delimiters or template markers.
-_USERINFO = r"[A-Za-z0-9._%~+-]{0,64}:(?P<secret>[^\s:@/'\"\x60<>{}$\\]{3,128})@[A-Za-z0-9._-]{1,253}"
+_USERINFO = (
+    r"[A-Za-z0-9._%~+-]{0,64}:(?P<secret>[^\s:@/'\"\x60<>{}$\\]{3,128})@[A-Za-z0-9._-]{1,253}"
+)
 
 
 def _pw(rng: random.Random) -> str:
@@ -31,7 +33,8 @@ def _url_rule(
 
     def example(rng: random.Random) -> str:
         user = rng.choice(["app", "svc_orders", "admin", ""]) if "redis" in scheme else "app"
-        url = f"{rng.choice(schemes)}://{user}:{_pw(rng)}@db-{alnum(rng, 5).lower()}.internal:5432/main"
+        host = f"db-{alnum(rng, 5).lower()}.internal:5432/main"
+        url = f"{rng.choice(schemes)}://{user}:{_pw(rng)}@{host}"
         return rng.choice(['DATABASE_URL="{}"', "url: {}", "conn = connect('{}')"]).format(url)
 
     def negatives(rng: random.Random) -> list[str]:
@@ -110,24 +113,24 @@ RULES: list[Rule] = [
         st=ST.OAUTH_TOKEN),
     tok("supabase-access-token", "Supabase personal access token", "sbp_", ("hex", 40)),
     tok("supabase-secret-key", "Supabase secret API key", "sb_secret_", ("b64u", 31, 40)),
-    ctx("neon-api-key", "Neon API key", r"neon[\w.-]{0,20}(?:api[_-]?)?key",
+    ctx("neon-api-key", "Neon API key", r"neon[\w.-]*(?:api[_-]?)?key",
         ("neon_api_key", "NEON_API_KEY"), ("l36", 64), kw=("neon",)),
-    ctx("snowflake-password", "Snowflake account password", r"snowflake[\w.-]{0,20}password",
+    ctx("snowflake-password", "Snowflake account password", r"snowflake[\w.-]*password",
         ("snowflake_password", "SNOWFLAKE_PASSWORD"), _PASSWORD, kw=("snowflake",),
         st=ST.DATABASE_PASSWORD, check=password_ok),
     tok("databricks-api-token", "Databricks personal access token", "dapi", ("hex", 32)),
-    ctx("fauna-secret", "Fauna database secret", r"fauna[\w.-]{0,20}(?:secret|key)",
+    ctx("fauna-secret", "Fauna database secret", r"fauna[\w.-]*(?:secret|key)",
         ("fauna_secret", "FAUNADB_KEY"), "fn", ("b64u", 38), kw=("fauna",)),
-    ctx("upstash-redis-token", "Upstash Redis REST token", r"upstash[\w.-]{0,20}token",
+    ctx("upstash-redis-token", "Upstash Redis REST token", r"upstash[\w.-]*token",
         ("upstash_redis_rest_token", "UPSTASH_TOKEN"), ("b64u", 40, 100), kw=("upstash",)),
-    ctx("influxdb-token", "InfluxDB API token", r"influx(?:db)?[\w.-]{0,20}token",
+    ctx("influxdb-token", "InfluxDB API token", r"influx(?:db)?[\w.-]*token",
         ("influxdb_token", "INFLUX_TOKEN"), ("b64u", 86), "==", kw=("influx",)),
-    ctx("confluent-api-secret", "Confluent Cloud API secret", r"confluent[\w.-]{0,20}secret",
+    ctx("confluent-api-secret", "Confluent Cloud API secret", r"confluent[\w.-]*secret",
         ("confluent_api_secret", "CONFLUENT_CLOUD_API_SECRET"), ("b64", 64), kw=("confluent",)),
     ctx("mongodb-atlas-private-key", "MongoDB Atlas API private key",
-        r"atlas[\w.-]{0,20}private[_-]?key", ("atlas_private_key", "MONGODB_ATLAS_PRIVATE_KEY"),
+        r"atlas[\w.-]*private[_-]?key", ("atlas_private_key", "MONGODB_ATLAS_PRIVATE_KEY"),
         *uuid(), kw=("atlas",)),
     ctx("firebase-database-secret", "Firebase Realtime Database legacy secret",
-        r"firebase[\w.-]{0,20}secret", ("firebase_secret", "FIREBASE_DB_SECRET"), ("a62", 40),
+        r"firebase[\w.-]*secret", ("firebase_secret", "FIREBASE_DB_SECRET"), ("a62", 40),
         kw=("firebase",)),
 ]

@@ -32,6 +32,7 @@ from secretvault.scanning.rules.validators import (
 )
 
 _KINDS = r"(?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED) )?"
+_ESC_KINDS = "(?:RSA|EC|DSA|OPENSSH|ENCRYPTED)"
 _RFC1421 = r"(?:Proc-Type: 4,ENCRYPTED\s+DEK-Info: [A-Z0-9-]+,[A-Fa-f0-9]+\s+)?"
 _BEGIN = "-----" + "BEGIN "
 _END = "-----" + "END "
@@ -89,15 +90,15 @@ def _age_negatives(rng: random.Random) -> list[str]:
 RULES: list[Rule] = [
     rule(
         "private-key", "PEM private key block (RSA, EC, DSA, OpenSSH, PKCS#8, encrypted)",
-        rf"(?P<secret>-----BEGIN {_KINDS}PRIVATE KEY-----\s+{_RFC1421}[A-Za-z0-9+/=\s]{{64,}}"
-        rf"-----END {_KINDS}PRIVATE KEY-----)",
+        rf"(?P<secret>{_BEGIN}{_KINDS}{_PK}-----\s+{_RFC1421}[A-Za-z0-9+/=\s]{{64,}}"
+        rf"{_END}{_KINDS}{_PK}-----)",
         ("private key-----",), _pem_example, st=ST.SSH_KEY, sev=SEV.CRITICAL, conf=1.0,
         check=pem_body_ok, negatives=_pem_negatives, tags=("multiline",),
     ),
     rule(
         "private-key-escaped", "PEM private key with JSON/env-escaped newlines (\\n)",
-        rf"(?P<secret>-----BEGIN (?:RSA|EC|DSA|OPENSSH|ENCRYPTED) PRIVATE KEY-----(?:\\r)?\\n"
-        r"[A-Za-z0-9+/=\\]{64,}-----END (?:RSA|EC|DSA|OPENSSH|ENCRYPTED) PRIVATE KEY-----)",
+        rf"(?P<secret>{_BEGIN}{_ESC_KINDS} {_PK}-----(?:\\r)?\\n"
+        rf"[A-Za-z0-9+/=\\]{{64,}}{_END}{_ESC_KINDS} {_PK}-----)",
         ("private key-----",), _escaped_example, st=ST.SSH_KEY, sev=SEV.CRITICAL, conf=0.95,
         check=pem_body_ok,
         negatives=lambda rng: [f"{_BEGIN}RSA {_PK}-----\\n...\\n{_END}RSA {_PK}-----"],
@@ -139,7 +140,7 @@ RULES: list[Rule] = [
         + "\"\n" + b64_bytes(rand_bytes(rng, 48)),
         st=ST.SSH_KEY, sev=SEV.HIGH, conf=0.9,
         negatives=lambda rng: ["---- BEGIN SSH2 PUBLIC KEY ----"],
-    ),  # fmt: skip
+    ),
     rule(
         "age-secret-key", "age encryption identity (bech32 AGE-SECRET-KEY-1...)",
         r"\b(?P<secret>AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b",

@@ -27,7 +27,7 @@ def _named(
     suffix = "secret" if "secret" in key else "token" if "token" in key else "api_key"
     bases = ex or (name,)
     names = tuple(n for b in bases for n in (f"{b}_{suffix}", f"{b.upper()}_{suffix.upper()}"))
-    return ctx(rid, desc, rf"{name}[\w.-]{{0,20}}{key}", names, *segs, kw=bases,
+    return ctx(rid, desc, rf"{name}[\w.-]*{key}", names, *segs, kw=bases,
                **kw)  # type: ignore[arg-type]
 
 
@@ -72,7 +72,7 @@ RULES: list[Rule] = [
         sev=SEV.CRITICAL),
     tok("vault-batch-token", "HashiCorp Vault batch token (hvb.)", "hvb.", ("b64u", 138, 300),
         sev=SEV.CRITICAL),
-    ctx("vault-legacy-token", "HashiCorp Vault legacy token (s.)", r"vault[\w.-]{0,20}token",
+    ctx("vault-legacy-token", "HashiCorp Vault legacy token (s.)", r"vault[\w.-]*token",
         ("vault_token", "VAULT_TOKEN"), "s.", ("a62", 24), kw=("vault",), sev=SEV.CRITICAL),
     tok("terraform-cloud-token", "Terraform Cloud / Enterprise API token", ("a62", 14),
         ".atlasv1.", ("b64u", 60, 70), kw=(".atlasv1.",), sev=SEV.CRITICAL),
@@ -82,12 +82,12 @@ RULES: list[Rule] = [
                                   ("service-account", "service-account", "sa"),
                                   ("cli", "CLI", "ct"), ("scim", "SCIM", "scim"),
                                   ("audit", "audit", "audit")]
-    ),  # fmt: skip
+    ),
     tok("pulumi-access-token", "Pulumi access token", "pul-", ("hex", 40)),
     tok("atlassian-api-token", "Atlassian API token (Jira, Confluence)", "ATATT3",
         ("b64u", 180, 190), "=", ("HEX", 8)),
     _named("atlassian-api-token-legacy", "Atlassian legacy API token",
-           r"(?:atlassian|jira|confluence)", r"[\w.-]{0,10}token", ("a62", 24),
+           r"(?:atlassian|jira|confluence)", r"[\w.-]*token", ("a62", 24),
            ex=("atlassian", "jira", "confluence")),
     tok("linear-api-key", "Linear personal API key", "lin_api_", ("a62", 40)),
     tok("linear-oauth-token", "Linear OAuth access token", "lin_oauth_", ("hex", 64),
@@ -110,13 +110,13 @@ RULES: list[Rule] = [
         ("b64u", 7), ":APA91b", ("b64u", 134), kw=(":apa91b",), make=_fcm),
     tok("mapbox-secret-token", "Mapbox secret access token", "sk.eyJ1Ijoi",
         Raw(r"[A-Za-z0-9_-]{20,400}", _mapbox_body, tail="-"), ".", ("b64u", 22)),
-    _named("algolia-admin-key", "Algolia admin API key", "algolia", r"(?:admin[_-]?)?(?:api[_-]?)?key",
-           ("hex", 32)),
+    _named("algolia-admin-key", "Algolia admin API key", "algolia",
+           r"(?:admin[_-]?)?(?:api[_-]?)?key", ("hex", 32)),
     tok("contentful-pat", "Contentful personal access token", "CFPAT-", ("b64u", 43)),
     tok("dropbox-short-lived-token", "Dropbox short-lived access token", "sl.",
         ("b64u", 130, 1500), st=ST.OAUTH_TOKEN, kw=("sl.",)),
     ctx("dropbox-long-lived-token", "Dropbox long-lived access token",
-        r"dropbox[\w.-]{0,20}token", ("dropbox_token", "DROPBOX_ACCESS_TOKEN"),
+        r"dropbox[\w.-]*token", ("dropbox_token", "DROPBOX_ACCESS_TOKEN"),
         Raw(r"[a-z0-9]{11}AAAAAAAAAA[a-z0-9_-]{43}", _dropbox_long, tail="-"), kw=("dropbox",),
         plausible=False, check=lambda s: not_placeholder(s[21:])),
     tok("shippo-live-token", "Shippo live API token", "shippo_live_", ("hex", 40)),

@@ -16,9 +16,8 @@ _PW_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!*~._-"
 
 
 def _jwt_example(rng: random.Random) -> str:
-    return rng.choice(["Authorization: Bearer {}", 'id_token = "{}"', "?access_token={}&x=1"]).format(
-        jwt(rng)
-    )
+    template = rng.choice(["Authorization: Bearer {}", 'id_token = "{}"', "?access_token={}&x=1"])
+    return template.format(jwt(rng))
 
 
 def _jwt_negatives(rng: random.Random) -> list[str]:
