@@ -36,3 +36,47 @@ def raw_db(vault_or_path: SecretVault | Path | str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
+
+
+async def stage_pending_rotation(vault: SecretVault, name: str, value: str) -> int:
+    """Do what ``rotate_secret`` does before verification (stage a pending version, mark the
+    secret ROTATING) and stop there, as a process killed mid-rotation would."""
+    from secretvault.models import AccessLevel, SecretStatus
+    from secretvault.vault import _next_version
+
+    staged: dict[str, int] = {}
+
+    async def stage(tx: Any, record: Any) -> None:
+        new = await _next_version(tx, record)
+        await tx.add_version(
+            record, vault._new_version(record.id, new, value, "crash", "pending"), 0
+        )
+        record.status = SecretStatus.ROTATING
+        await tx.update(record)
+        staged["new"] = new
+        # the owner record rotate_secret leaves, naming a process that no longer exists
+        tx.meta_set(f"rotation:{record.id}:{new}", dead_owner())
+
+    await vault._mutate("rotate_start", name, "crash", AccessLevel.WRITE, stage)
+    return staged["new"]
+
+
+def all_columns_text(path: Path | str, table: str) -> str:
+    """Every row of ``table`` as text (for leak checks)."""
+    conn = sqlite3.connect(path)
+    try:
+        return "\n".join(repr(r) for r in conn.execute(f"SELECT * FROM {table}"))
+    finally:
+        conn.close()
+
+
+def dead_owner() -> str:
+    """A rotation-owner record (host, pid) of a process that has exited."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return json.dumps({"host": socket.gethostname(), "pid": proc.pid})
