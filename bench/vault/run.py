@@ -34,6 +34,7 @@ import pstats
 import secrets
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -116,6 +117,8 @@ class CliStat:
     python_startup_p50_ms: float
     hyperfine_median_ms: float | None = None
     hyperfine_min_ms: float | None = None
+    hyperfine_error: str | None = None
+    import_self_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -370,9 +373,53 @@ def _wall_ms(argv: list[str], cwd: Path, env: dict[str, str], runs: int) -> list
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
         times.append((time.perf_counter() - t0) * 1e3)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}"
+            )
     return times
+
+
+def import_breakdown(argv: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
+    """``python -X importtime`` self time summed per top-level package, ms, largest first."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    totals: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        _, self_us, _, name = (part.strip() for part in line.replace(":", "|", 1).split("|"))
+        top = name.split(".")[0]
+        totals[top] = totals.get(top, 0.0) + int(self_us) / 1e3
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    return {k: round(v, 1) for k, v in ranked[:12]}
+
+
+def _hyperfine(argv: list[str], cwd: Path, env: dict[str, str], runs: int, out: Path) -> dict:
+    """hyperfine (no shell) over ``argv``; its JSON result, or ``{"error": …}``."""
+    exe = shutil.which("hyperfine")
+    if exe is None:
+        return {"error": "hyperfine not installed"}
+    cmd = [exe, "-N", "--warmup", "3", "--runs", str(runs), "--export-json", str(out)]
+    done = subprocess.run(
+        [*cmd, "--style", "none", " ".join(argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": (done.stderr or done.stdout).strip()[-300:]}
+    return dict(json.loads(out.read_text())["results"][0])
 
 
 def bench_cli(d: Path, runs: int) -> CliStat:
@@ -398,33 +445,14 @@ def bench_cli(d: Path, runs: int) -> CliStat:
         min_ms=min(cli),
         max_ms=max(cli),
         python_startup_p50_ms=statistics.median(py),
+        import_self_ms=import_breakdown(argv, work, env),
     )
-    hyperfine = shutil.which("hyperfine")
-    if hyperfine:
-        export = d / "hyperfine.json"
-        cmd = " ".join(argv)
-        subprocess.run(
-            [
-                hyperfine,
-                "-N",
-                "--warmup",
-                "3",
-                "--runs",
-                str(runs),
-                "--export-json",
-                str(export),
-                "--style",
-                "none",
-                cmd,
-            ],
-            cwd=work,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        res = json.loads(export.read_text())["results"][0]
-        stat.hyperfine_median_ms = res["median"] * 1e3
-        stat.hyperfine_min_ms = res["min"] * 1e3
+    hf = _hyperfine(argv, work, env, runs, d / "hyperfine.json")
+    if "error" in hf:
+        stat.hyperfine_error = hf["error"]
+    else:
+        stat.hyperfine_median_ms = hf["median"] * 1e3
+        stat.hyperfine_min_ms = hf["min"] * 1e3
     return stat
 
 
@@ -526,7 +554,7 @@ def markdown(r: RunResult) -> str:
     hf = (
         f"; hyperfine median {c.hyperfine_median_ms:.0f} ms, min {c.hyperfine_min_ms:.0f} ms"
         if c.hyperfine_median_ms is not None
-        else ""
+        else f"; hyperfine: {c.hyperfine_error}"
     )
     lines.append(
         f"| `secretvault get` CLI, whole process ({c.runs} runs) | {c.p50_ms:.0f} ms "
@@ -537,6 +565,9 @@ def markdown(r: RunResult) -> str:
         f"CLI: p50 {c.p50_ms:.0f} ms, min {c.min_ms:.0f} ms, max {c.max_ms:.0f} ms{hf}; "
         f"bare `python -c pass` p50 {c.python_startup_p50_ms:.0f} ms."
     )
+    if c.import_self_ms:
+        top = ", ".join(f"{k} {v:.0f}" for k, v in list(c.import_self_ms.items())[:8])
+        lines.append(f"CLI import self time by package (ms, one `-X importtime` run): {top}.")
     lines.append(
         f"Ours vs OpenBao: uncached get p50 **{r.bao_read.p50_us / r.uncached_get.p50_us:.1f}×** "
         f"faster ({r.uncached_get.ops_per_s / r.bao_read.ops_per_s:.1f}× ops/s); cached get p50 "
@@ -611,10 +642,31 @@ def bench(args: argparse.Namespace) -> None:
 # -- profile ---------------------------------------------------------------------------------
 
 
-def profile(args: argparse.Namespace) -> None:
-    """cProfile over ``args.n`` uncached audited gets; print the top 25 by tottime."""
+class _SqlTimer:
+    """Stand-in for the backend's ``sqlite3.Connection`` that times ``execute`` per statement."""
 
-    async def main(d: Path) -> pstats.Stats:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.samples: dict[str, list[int]] = {}
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        """Forward to the real connection and add the elapsed time to ``sql``'s bucket."""
+        t0 = time.perf_counter_ns()
+        try:
+            return self._conn.execute(sql, *args)
+        finally:
+            key = " ".join(sql.split())[:70]
+            self.samples.setdefault(key, []).append(time.perf_counter_ns() - t0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def profile(args: argparse.Namespace) -> None:
+    """cProfile over ``args.n`` uncached audited gets (top 25 by tottime), then a
+    cProfile-free pass that splits the same gets into SQLite statements and the rest."""
+
+    async def main(d: Path) -> tuple[pstats.Stats, Stat, _SqlTimer]:
         vault = await _open_vault(d, cache=False)
         try:
             names = await _populate(vault, 100)
@@ -625,22 +677,50 @@ def profile(args: argparse.Namespace) -> None:
             for i in range(args.n):
                 await vault.get_secret(names[i % 100])
             prof.disable()
+            # Second pass without cProfile: time each SQL statement (reaches into the backend's
+            # private connection; bench-only).
+            timer = _SqlTimer(vault.backend._conn)
+            vault.backend._conn = timer
+            try:
+                plain = await _time_async(args.n, lambda i: vault.get_secret(names[i % 100]))
+            finally:
+                vault.backend._conn = timer._conn
         finally:
             await vault.shutdown()
-        return pstats.Stats(prof, stream=io.StringIO())
+        return pstats.Stats(prof, stream=io.StringIO()), plain, timer
 
     with tempfile.TemporaryDirectory(prefix="svprof-") as tmp:
-        stats = asyncio.run(main(Path(tmp)))
+        stats, plain, timer = asyncio.run(main(Path(tmp)))
     buf = io.StringIO()
     stats.stream = buf  # type: ignore[attr-defined]
     stats.strip_dirs().sort_stats("tottime").print_stats(25)
     print(f"cProfile: {args.n} uncached, audited get_secret calls; top 25 by tottime")
+    print(buf.getvalue())
+    buf.seek(0)
+    buf.truncate()
+    stats.sort_stats("cumulative").print_stats(15)
+    print("Top 15 by cumulative time")
     print(buf.getvalue())
     total = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
     print(
         f"profiled total tottime {total:.3f} s = {total / args.n * 1e6:.1f} µs per get "
         "(cProfile overhead included)"
     )
+    rows = [
+        (key, statistics.median(v) / 1e3, sum(v) / 1e3 / args.n, len(v) / args.n)
+        for key, v in timer.samples.items()
+    ]
+    sql_p50 = sum(p50 * calls for _, p50, _, calls in rows)
+    sql_mean = sum(mean for _, _, mean, _ in rows)
+    print(
+        f"\nWithout cProfile: {args.n} gets, p50 {plain.p50_us:.1f} µs, mean {plain.mean_us:.1f} "
+        f"µs. SQLite execute: sum of per-statement p50s {sql_p50:.1f} µs/get "
+        f"({sql_p50 / plain.p50_us:.0%} of the get p50), mean {sql_mean:.1f} µs/get; the rest "
+        f"(Python, pydantic, crypto, audit HMAC) ≈ {plain.p50_us - sql_p50:.1f} µs/get at p50"
+    )
+    print("  p50 µs  mean µs/get  calls/get  statement")
+    for key, p50, mean, calls in sorted(rows, key=lambda r: -r[1] * r[3]):
+        print(f"  {p50:6.1f}  {mean:11.1f}  {calls:9.2f}  {key}")
 
 
 def main(argv: list[str] | None = None) -> None:
