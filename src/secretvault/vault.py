@@ -917,19 +917,36 @@ class SecretVault:
             )
             record.status = SecretStatus.ROTATING
             await tx.update(record)
+            tx.meta_set(_rotation_key(record.id, new), _rotation_owner())
             pending.update(value=value, record=record, new=new, old=record.metadata.version)
 
-        await self._mutate("rotate_start", name, user, AccessLevel.WRITE, stage)
+        await self._mutate(
+            "rotate_start",
+            name,
+            user,
+            AccessLevel.WRITE,
+            stage,
+            allow_states=(SecretStatus.ACTIVE, SecretStatus.EXPIRED),
+        )
         record, value = pending["record"], pending.pop("value")
         result = RotationResult(
             secret_name=name, success=True, old_version=pending["old"], new_version=pending["new"]
         )
         if verify and self.config.verify_after_rotation:
-            result.error = await self._verify(value, record)
+            try:
+                result.error = await self._verify(value, record)
+            except BaseException:
+                # Interrupted (Ctrl-C, task cancelled): keep `current`, drop the pending version.
+                await self._finish_rotation(record, pending["old"], pending["new"], True, user)
+                raise
             result.verified = result.error is None
         failed = result.error is not None
         rollback = failed and rollback_on_failure and self.config.rollback_on_failure
-        await self._finish_rotation(record, pending["new"], rollback, user)
+        conflict = await self._finish_rotation(
+            record, pending["old"], pending["new"], rollback, user
+        )
+        if conflict:
+            result.error, failed, rollback = conflict, True, True
         result.success = not failed
         result.rolled_back = rollback
         if rollback:
@@ -949,12 +966,23 @@ class SecretVault:
         return None if ok else "verification failed"
 
     async def _finish_rotation(
-        self, record: SecretRecord, new: int, rollback: bool, user: str
-    ) -> None:
+        self, record: SecretRecord, old: int, new: int, rollback: bool, user: str
+    ) -> str | None:
+        """Promote or drop the pending version. Returns a conflict message when the rotation
+        can no longer be promoted (the pending version was recovered away, or the secret was
+        updated meanwhile); the pending version is then dropped and ``current`` kept."""
         async with self._tx() as tx:
+            tx.execute("DELETE FROM meta WHERE key = ?", (_rotation_key(record.id, new),))
             current = await tx.get(record.name)
             if current is None:
-                return
+                return "the secret was deleted during rotation"
+            staged = await tx.get_version(current.id, new)
+            conflict = None
+            if staged is None or staged.stage != "pending":
+                conflict = "the pending version was rolled back by recovery"
+            elif current.metadata.version != old:
+                conflict = "the secret was updated during rotation; rotate again"
+            rollback = rollback or conflict is not None
             if rollback:
                 await tx.drop_version(current.id, new)
             else:
@@ -966,12 +994,17 @@ class SecretVault:
             current.status = SecretStatus.ACTIVE
             await tx.update(current)
             action = "rotate_rollback" if rollback else "rotate"
-            await self._audit(tx, action, user, record.name, not rollback)
+            await self._audit(tx, action, user, record.name, not rollback, conflict)
+        return conflict
 
     async def _recover_rotations(self) -> None:
         """Roll back rotations a crash left half-done: drop pending versions, reactivate."""
         async with self._tx() as tx:
             for secret_id, version in await tx.pending_versions():
+                key = _rotation_key(secret_id, version)
+                if _owner_alive(tx.meta_get(key)):
+                    continue  # another live process is still verifying this rotation
+                tx.execute("DELETE FROM meta WHERE key = ?", (key,))
                 row = tx.execute("SELECT name FROM secrets WHERE id = ?", (secret_id,))
                 await tx.drop_version(secret_id, version)
                 record = await tx.get(row[0][0]) if row else None
@@ -1179,6 +1212,37 @@ def _state_error(record: SecretRecord) -> SecretVaultError:
 async def _next_version(tx: LocalTransaction, record: SecretRecord) -> int:
     versions = await tx.versions(record.id)
     return max((v.version for v in versions), default=record.metadata.version) + 1
+
+
+def _rotation_key(secret_id: str, version: int) -> str:
+    return f"rotation:{secret_id}:{version}"
+
+
+def _rotation_owner() -> str:
+    """Who is rotating: host and pid, so recovery can tell a live rotation from a crashed one."""
+    import os
+    import socket
+
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
+
+
+def _owner_alive(owner: str | None) -> bool:
+    """True when the rotating process is on this host and still running."""
+    import os
+    import socket
+
+    if not owner:
+        return False
+    info = json.loads(owner)
+    if info.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(info["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _run_now(coro: Any) -> Any:

@@ -291,12 +291,6 @@ ROTATOR = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: SecretVault.initialize() rolls back rotations that another live process is "
-    "still verifying (vault.py _recover_rotations), leaving the secret pointing at a dropped "
-    "version",
-)
 @pytest.mark.timeout(60)
 async def test_opening_the_vault_does_not_break_a_rotation_in_another_process(
     tmp_path: Path,
