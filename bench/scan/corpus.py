@@ -49,6 +49,21 @@ SKIP_PARTS = re.compile(r"(?i)(^|/)(tests?|testing|test_\w*|\w*_tests?|examples?
                         r"fixtures?|__pycache__|idle_test|testdata)(/|$)")
 SKIP_NAMES = re.compile(r"(?i)(test|example|sample|fixture|mock|secret|password|token|"
                         r"credential|\.min\.|lock)")
+EXTRA_ROOTS = ["/usr/lib/node_modules/npm", "/usr/lib/google-cloud-sdk/lib",
+               "/usr/lib/google-cloud-sdk/platform/gsutil", "/usr/share/doc/nodejs",
+               "/usr/share/cmake-3.25/Help", "/usr/lib/python3/dist-packages"]
+# Share of carrier files drawn from each extension group (empty groups are skipped), so the
+# corpus is not all Python: real repositories mix code, config and docs.
+GROUP_WEIGHTS = {"py": 0.40, "json": 0.12, "doc": 0.15, "js": 0.13, "yaml": 0.10,
+                 "xml": 0.04, "conf": 0.06}
+EXT_GROUP = {".py": "py", ".json": "json", ".md": "doc", ".rst": "doc", ".txt": "doc",
+             ".js": "js", ".yaml": "yaml", ".yml": "yaml", ".xml": "xml", ".sh": "conf",
+             ".toml": "conf", ".ini": "conf", ".cfg": "conf"}
+# Path segments that several scanners skip by default (vendored code) are renamed, so the
+# benchmark measures detection rather than each tool's path policy.
+VENDOR_RENAMES = {"node_modules/": "js_modules/", "third_party/": "extern/",
+                  "_vendor/": "_bundled/", "vendor/": "bundled/", "/docs/": "/guide/",
+                  "dist-info/": "meta/"}
 SECRET_RATE = 0.30  # share of carriers that get secrets
 DECOY_RATE = 0.30  # share of carriers that get decoys
 CONFIG_SHARE = 0.10  # share of files that are generated config files
@@ -269,6 +284,8 @@ def carrier_roots() -> list[Path]:
     if pyenv.is_dir():
         for ver in sorted(pyenv.iterdir()):
             roots += sorted(p for p in (ver / "lib").glob("python3.*") if p not in roots)
+    # Other installed software with JS / YAML / XML / Markdown / shell files, when present.
+    roots += [Path(p) for p in EXTRA_ROOTS]
     seen: set[Path] = set()
     uniq = []
     for r in roots:
@@ -298,10 +315,12 @@ def carrier_pool() -> list[tuple[Path, str]]:
                     size = src.stat().st_size
                 except OSError:
                     continue
-                if not 400 <= size <= 200_000:
+                if not 2_000 <= size <= 200_000:
                     continue
                 rel = os.path.normpath(os.path.join(f"r{ri}", rel_dir, fn)).replace(os.sep, "/")
-                rel = rel.replace("_vendor", "_bundled").replace("site-packages/", "")
+                rel = rel.replace("site-packages/", "")
+                for seg, new in VENDOR_RENAMES.items():
+                    rel = rel.replace(seg, new)
                 pool.append((src, rel))
     return pool
 
@@ -562,26 +581,31 @@ def generate(size: str, seed: int = 1337, do_vet: bool = True) -> Path:
     tree.mkdir(parents=True)
 
     pool = carrier_pool()
-    order = list(range(len(pool)))
-    rng.shuffle(order)
+    groups: dict[str, list[int]] = {g: [] for g in GROUP_WEIGHTS}
+    for i, (src, _) in enumerate(pool):
+        groups[EXT_GROUP[src.suffix]].append(i)
+    for idxs in groups.values():
+        rng.shuffle(idxs)
+    names = [g for g in GROUP_WEIGHTS if groups[g]]
+    weights = [GROUP_WEIGHTS[g] for g in names]
+    cursor = dict.fromkeys(names, 0)
     carrier_target = int(target * (1 - CONFIG_SHARE * 0.02))
     picked: list[tuple[str, str]] = []  # (rel, text)
     total = 0
-    rounds = 0
-    # Over-select by 8% so vetting can drop files; carriers reused (under copyN/) if needed.
-    while total < carrier_target * 1.08 and rounds < 20:
-        for i in order:
-            src, rel = pool[i]
-            text = read_text(src)
-            if text is None:
-                continue
-            if rounds:
-                rel = f"copy{rounds}/{rel}"
-            picked.append((rel, text))
-            total += len(text.encode())
-            if total >= carrier_target * 1.08:
-                break
-        rounds += 1
+    # Over-select by 8% so vetting can drop files; carriers reused (under copyN/) if a group
+    # runs out.
+    while total < carrier_target * 1.08:
+        g = rng.choices(names, weights)[0]
+        k = cursor[g]
+        cursor[g] += 1
+        src, rel = pool[groups[g][k % len(groups[g])]]
+        text = read_text(src)
+        if text is None:
+            continue
+        if k >= len(groups[g]):
+            rel = f"copy{k // len(groups[g])}/{rel}"
+        picked.append((rel, text))
+        total += len(text.encode())
     rels = [r for r, _ in picked]
     if len(set(rels)) != len(rels):
         raise SystemExit("duplicate carrier paths")

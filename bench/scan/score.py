@@ -63,7 +63,7 @@ def _line(tree: Path, rel: str, line: int) -> str:
 
 
 def score(findings: set[Finding], labels: list[dict[str, Any]], tree: Path,
-          examples: int = 5) -> dict[str, Any]:
+          examples: int = 5, rules: dict[Finding, list[str]] | None = None) -> dict[str, Any]:
     """Precision / recall / F1 plus per-kind recall and FP classes for one tool's findings."""
     by_file: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     decoy_at: dict[Finding, str] = {}
@@ -123,7 +123,8 @@ def score(findings: set[Finding], labels: list[dict[str, Any]], tree: Path,
     fp_examples: dict[str, list[str]] = defaultdict(list)
     for cls, (fn, ln) in fp_rows:
         if len(fp_examples[cls]) < examples:
-            fp_examples[cls].append(f"{fn}:{ln} {redact(_line(tree, fn, ln))}")
+            rule = ",".join(sorted(set((rules or {}).get((fn, ln), []))))
+            fp_examples[cls].append(f"{fn}:{ln} ({rule}) {redact(_line(tree, fn, ln))}")
     decoys_total = Counter(lab["kind"] for lab in labels if not lab["is_secret"])
     return {
         "tp": tp, "fp": fp, "fn": fn_count, "secrets": n_secrets,
@@ -151,8 +152,11 @@ def main(argv: list[str] | None = None) -> None:
     tool = tools.TOOLS[args.tool]
     stdout = args.report.read_text() if args.tool == "detect-secrets" else ""
     rows = tool.parse(args.report, tree, stdout)
-    findings = {(tools.normalise(p, tree), ln) for p, ln, _ in rows}
-    print(json.dumps(score(findings, load_labels(args.corpus), tree), indent=2))
+    rules: dict[Finding, list[str]] = {}
+    for p, ln, rule in rows:
+        rules.setdefault((tools.normalise(p, tree), ln), []).append(rule)
+    print(json.dumps(score(set(rules), load_labels(args.corpus), tree, rules=rules), indent=2,
+                     ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -44,6 +45,7 @@ class RunResult:
     returncode: int
     stderr: str = ""
     rules: dict[Finding, list[str]] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # user + system time of the process and its children
 
 
 def normalise(path: str, tree: Path) -> str:
@@ -143,6 +145,8 @@ class Tool:
     slow: bool = False
     note: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    in_tree: bool = False  # run with cwd = tree and target "." (detect-secrets skips paths
+    # outside its working directory)
 
     def available(self) -> bool:
         """True when the tool's executable exists."""
@@ -154,20 +158,24 @@ class Tool:
         report = work / f"{self.name}.json"
         if report.exists():
             report.unlink()
-        argv = self.argv(self.binary, tree.resolve(), report)
+        target = Path(".") if self.in_tree else tree.resolve()
+        argv = self.argv(self.binary, target, report)
         env = {**os.environ, **self.env}
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        proc = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=timeout,
-                              env=env, check=False)
+        proc = subprocess.run(argv, cwd=tree if self.in_tree else work, capture_output=True,
+                              text=True, timeout=timeout, env=env, check=False)
         seconds = time.perf_counter() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         try:
             rows = self.parse(report, tree.resolve(), proc.stdout)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OSError) as exc:
             print(f"  {self.name}: cannot parse report ({exc}); rc={proc.returncode} "
                   f"stderr={proc.stderr[-500:]!r}", file=sys.stderr)
             rows = []
         prev = Path.cwd()
-        os.chdir(work)
+        os.chdir(tree if self.in_tree else work)
         try:
             findings: set[Finding] = set()
             rules: dict[Finding, list[str]] = {}
@@ -178,7 +186,7 @@ class Tool:
         finally:
             os.chdir(prev)
         return RunResult(seconds, findings, len(rows), proc.returncode, proc.stderr[-2000:],
-                         rules)
+                         rules, cpu)
 
 
 def _tools() -> dict[str, Tool]:
@@ -211,7 +219,7 @@ def _tools() -> dict[str, Tool]:
         "detect-secrets": Tool(
             "detect-secrets", "1.5.0", "detect-secrets", venv / "bin" / "detect-secrets",
             lambda b, t, r: [str(b), "scan", "--all-files", "-n", str(t)],
-            parse_detect_secrets, slow=True),
+            parse_detect_secrets, slow=True, in_tree=True),
         "credsweeper": Tool(
             "credsweeper", "1.19.5", "credsweeper", CS_VENV / "bin" / "credsweeper",
             lambda b, t, r: [str(b), "--path", str(t), "--save-json", str(r), "--jobs", "2",
