@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import typer
-
 if TYPE_CHECKING:
+    import typer
+
     from secretvault.config import SecretsConfig
     from secretvault.vault import SecretVault
 
@@ -59,19 +59,23 @@ def options(ctx: typer.Context) -> Options:
     return obj if isinstance(obj, Options) else Options()
 
 
-def fail(message: str, code: int = 1, hint: str | None = None) -> typer.Exit:
-    """Print an error line (and hint) to stderr; return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    return typer.Exit(code)
+def fail(message: str, code: int = 1, hint: str | None = None) -> SystemExit:
+    """Print an error line (and hint) to stderr; return the SystemExit to raise."""
+    sys.stderr.write(f"error: {message}\n" + (f"hint: {hint}\n" if hint else ""))
+    return SystemExit(code)
 
 
 def run(
     ctx: typer.Context, fn: Callable[[SecretVault], Awaitable[T]], *, create: bool = False
 ) -> T:
     """Open the vault, run ``fn(vault)``, close it; map library errors to exit codes."""
-    opts = options(ctx)
+    return run_with(options(ctx), fn, create=create)
+
+
+def run_with(
+    opts: Options, fn: Callable[[SecretVault], Awaitable[T]], *, create: bool = False
+) -> T:
+    """``run`` without a typer context (the fast ``get`` path in ``cli.entry`` uses it)."""
 
     async def main() -> T:
         from secretvault.vault import SecretVault
@@ -112,6 +116,8 @@ def read_value(from_file: Path | None, use_stdin: bool, prompt: str = "Value") -
     if use_stdin or not sys.stdin.isatty():
         data = sys.stdin.read()
         return data[:-1] if data.endswith("\n") else data
+    import typer
+
     return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
 
 
@@ -126,4 +132,4 @@ def echo_json(data: Any) -> None:
             return o.model_dump(mode="json", exclude={"encrypted_value", "nonce", "salt"})
         return str(o)
 
-    typer.echo(json.dumps(data, default=default, indent=2))
+    print(json.dumps(data, default=default, indent=2))

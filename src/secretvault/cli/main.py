@@ -8,12 +8,7 @@ pending deletion · 8 encryption/decryption (wrong key or altered data) · 9 mas
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-# The CLI is latency-sensitive: skip pydantic's entry-point scan for plugins (~10 ms) unless the
-# user configured plugins explicitly.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer
 
@@ -76,10 +71,5 @@ def _register_scanner() -> None:
 _register_scanner()
 
 
-def run() -> None:
-    """Console-script entry point."""
-    app()
-
-
 if __name__ == "__main__":
-    run()
+    app()
