@@ -136,8 +136,29 @@ CTX_TEMPLATES = (
     '  "{name}": "{v}",',
     "{name}: '{v}'",
     "{name} => '{v}'",
+    "{dotted}={v}",
+    "<{camel}>{v}</{camel}>",
+    '<add key="{camel}" value="{v}" />',
+    "Use the {spaced} {v} for the staging account.",
 )
-CTX_REGEX = r"""[\w.-]*["']?[ \t]*(?:=|:=|:|=>)[ \t]*["']?"""
+# Between a provider-named key and its value: the rest of the identifier, then an assignment
+# (``=``, ``:``, ``:=``, ``=>``), an XML close ``>``, a ``,``, `` value=`` (XML attribute) or
+# plain whitespace (prose). Unbounded ``*`` rather than ``{0,n}``: Hyperscan compiles bounded
+# repeats of overlapping classes slowly, and the value's fixed shape is what keeps precision.
+CTX_REGEX = r"""[\w. -]*["']?(?:[ \t]*(?:[:=]=?|=>|>|,)|[ \t]+(?:value=)?)[ \t]*["'\x60]?"""
+
+
+def name_forms(name: str) -> dict[str, str]:
+    """One variable name in the spellings config files use (UPPER, snake, dotted, camel ...)."""
+    low = name.lower()
+    parts = [p for p in low.replace(".", "_").replace("-", "_").split("_") if p]
+    return {
+        "NAME": name.upper(),
+        "name": low,
+        "dotted": ".".join(parts),
+        "camel": parts[0] + "".join(p.capitalize() for p in parts[1:]),
+        "spaced": " ".join(parts),
+    }
 
 
 def rule(
@@ -242,9 +263,20 @@ def ctx(
     """
     regex = f"(?i:{key}){CTX_REGEX}(?P<secret>{seg_regex(segs)}){right_edge(segs)}"
 
+    key_re = re.compile(f"(?i:{key})")
+    # Only the spellings of each example name that the key pattern accepts.
+    forms = [
+        (template, name_forms(name))
+        for name in names
+        for template in CTX_TEMPLATES
+        if key_re.search(template.format(v="", **name_forms(name)))
+    ]
+
     def render(rng: random.Random, value: str, name: str | None = None) -> str:
-        name = name or rng.choice(list(names))
-        return rng.choice(CTX_TEMPLATES).format(NAME=name.upper(), name=name.lower(), v=value)
+        if name is not None:
+            return rng.choice(CTX_TEMPLATES).format(v=value, **name_forms(name))
+        template, form = rng.choice(forms)
+        return template.format(v=value, **form)
 
     def example(rng: random.Random) -> str:
         return render(rng, seg_make(rng, segs))

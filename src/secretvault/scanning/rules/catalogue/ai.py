@@ -31,7 +31,7 @@ def _openai(rid: str, desc: str, kind: str) -> Rule:
 
 def _key(rid: str, desc: str, name: str, *segs: object, key: str | None = None) -> Rule:
     """``<provider> ... key = <value>`` for providers whose keys have no prefix."""
-    return ctx(rid, desc, key or rf"{name}[\w.-]*(?:api[_-]?)?key",
+    return ctx(rid, desc, key or rf"{name}[\w. -]*(?:api[_. -]?)?key",
                (f"{name}_api_key", f"{name.upper()}_KEY"), *segs, kw=(name,))  # type: ignore[arg-type]
 
 
@@ -64,14 +64,14 @@ RULES: list[Rule] = [
         ("a62", 50, 80)),
     _key("pinecone-api-key-legacy", "Pinecone API key (UUID format)", "pinecone", *uuid()),
     tok("openrouter-api-key", "OpenRouter API key", "sk-or-v1-", ("hex", 64)),
-    ctx("elevenlabs-api-key", "ElevenLabs API key", r"(?:elevenlabs|xi[_-]api)[\w.-]*key",
+    ctx("elevenlabs-api-key", "ElevenLabs API key", r"(?:elevenlabs|xi[_-]api)[\w. -]*key",
         ("elevenlabs_api_key", "XI_API_KEY"), "sk_", ("hex", 48),
         kw=("elevenlabs", "xi_api", "xi-api")),
     _key("assemblyai-api-key", "AssemblyAI API key", "assemblyai", ("hex", 32)),
     _key("deepgram-api-key", "Deepgram API key", "deepgram", ("hex", 40)),
     _key("wandb-api-key", "Weights & Biases API key", "wandb", ("hex", 40)),
     _key("stability-api-key", "Stability AI API key", "stability", "sk-", ("a62", 48)),
-    ctx("azure-openai-api-key", "Azure OpenAI resource key", r"azure[_-]?openai[\w.-]*key",
+    ctx("azure-openai-api-key", "Azure OpenAI resource key", r"azure[_. -]?openai[\w. -]*key",
         ("azure_openai_api_key", "AZURE_OPENAI_KEY"), ("hex", 32), kw=("azure",)),
     tok("cerebras-api-key", "Cerebras API key", "csk-", ("l36", 48)),
     tok("nvidia-api-key", "NVIDIA NGC / build.nvidia.com API key", "nvapi-", ("b64u", 64)),

@@ -7,7 +7,18 @@ from __future__ import annotations
 import random
 
 from secretvault.scanning.rules.base import Rule
-from secretvault.scanning.rules.catalogue._dsl import SEV, ST, Raw, ctx, rule, tok, uuid
+from secretvault.scanning.rules.catalogue._dsl import (
+    CTX_REGEX,
+    CTX_TEMPLATES,
+    SEV,
+    ST,
+    Raw,
+    ctx,
+    name_forms,
+    rule,
+    tok,
+    uuid,
+)
 from secretvault.scanning.rules.gen import alnum, b64_bytes, chars, pem_private_key, rand_bytes
 from secretvault.scanning.rules.validators import all_of, base64_len, not_placeholder, pem_body_ok
 
@@ -15,7 +26,7 @@ _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B32U = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # Header pieces kept apart so this file holds no PEM-looking literal.
 _BEGIN, _END, _PK = "-----" + "BEGIN ", "-----" + "END ", "PRIVATE" + " KEY"
-_AWS_KEY_NAMES = ("aws_secret_access_key", "AWS_SECRET_KEY", "awsSecretAccessKey")
+_AWS_KEY_NAMES = ("aws_secret_access_key", "AWS_SECRET_KEY", "aws_access_key")
 
 
 def _aws_key_id(rng: random.Random, prefix: str = "AKIA") -> str:
@@ -27,9 +38,8 @@ def _aws_secret(rng: random.Random) -> str:
 
 
 def _aws_secret_example(rng: random.Random) -> str:
-    name = rng.choice(_AWS_KEY_NAMES)
-    template = rng.choice(['{n} = "{v}"', "{n}={v}", '"{n}": "{v}",'])
-    return template.format(n=name, v=_aws_secret(rng))
+    forms = name_forms(rng.choice(_AWS_KEY_NAMES))
+    return rng.choice(CTX_TEMPLATES).format(v=_aws_secret(rng), **forms)
 
 
 def _aws_secret_negatives(rng: random.Random) -> list[str]:
@@ -79,16 +89,16 @@ RULES: list[Rule] = [
     ),
     rule(
         "aws-secret-access-key", "AWS secret access key assigned to an AWS access-key variable",
-        r"(?i:aws[\w.-]*(?:secret|access)[_-]?(?:access[_-]?)?key)[\w.-]*[\"']?[ \t]*"
-        r"(?:=|:=|:|=>)[ \t]*[\"']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+        r"(?i:aws[\w. -]*(?:secret|access)[_. -]?(?:access[_. -]?)?key)" + CTX_REGEX
+        + r"(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
         ("aws",), _aws_secret_example, conf=0.7, sev=SEV.HIGH,
         negatives=_aws_secret_negatives, check=not_placeholder,
     ),
     ctx(
         "aws-session-token", "AWS STS session token (base64 of a protobuf starting 'origin')",
-        r"aws[_-]?session[_-]?token", ("aws_session_token", "AWS_SESSION_TOKEN"),
+        r"aws[_. -]?session[_. -]?token", ("aws_session_token", "AWS_SESSION_TOKEN"),
         Raw("(?:IQoJb3JpZ2luX2|FwoGZXIvYXdz)", lambda rng: "IQoJb3JpZ2luX2"), ("b64", 100, 1200),
-        kw=("aws_session_token", "aws-session-token", "awssessiontoken"), sev=SEV.MEDIUM,
+        kw=("aws",), sev=SEV.MEDIUM,
     ),
     tok("aws-mws-key", "Amazon Marketplace Web Service auth token", "amzn.mws.", *uuid("hex")),
     tok("gcp-api-key", "Google API key (Cloud, Maps, Firebase, Gemini)", "AIza", ("b64u", 35)),
@@ -121,7 +131,7 @@ RULES: list[Rule] = [
     ),
     ctx(
         "azure-storage-account-key", "Azure storage account key (64 bytes, base64)",
-        r"azure[\w.-]*(?:storage|account)[\w.-]*key",
+        r"azure[\w. -]*(?:storage|account)[\w. -]*key",
         ("azure_storage_key", "AZURE_STORAGE_ACCOUNT_KEY"), ("b64", 86), "==",
         kw=("azure",), sev=SEV.CRITICAL, check=base64_len(64),
     ),
@@ -165,32 +175,33 @@ RULES: list[Rule] = [
         st=ST.OAUTH_TOKEN),
     tok("alibaba-access-key-id", "Alibaba Cloud AccessKey ID", "LTAI", ("a62", 20), conf=0.8),
     ctx("alibaba-secret-key", "Alibaba Cloud AccessKey secret",
-        r"(?:alibaba|aliyun)[\w.-]*secret",
+        r"(?:alibaba|aliyun)[\w. -]*secret",
         ("alibaba_access_key_secret", "ALIYUN_SECRET"), ("a62", 30), kw=("alibaba", "aliyun")),
     tok("tencent-secret-id", "Tencent Cloud SecretId", "AKID", ("a62", 32), conf=0.8),
-    ctx("tencent-secret-key", "Tencent Cloud SecretKey", r"tencent[\w.-]*secret[_-]?key",
+    ctx("tencent-secret-key", "Tencent Cloud SecretKey", r"tencent[\w. -]*secret[_. -]?key",
         ("tencentcloud_secret_key", "TENCENT_SECRET_KEY"), ("a62", 32), kw=("tencent",)),
-    ctx("ibm-cloud-api-key", "IBM Cloud IAM API key", r"ibm[\w.-]*api[_-]?key",
+    ctx("ibm-cloud-api-key", "IBM Cloud IAM API key", r"ibm[\w. -]*api[_. -]?key",
         ("ibm_cloud_api_key", "IBMCLOUD_API_KEY"), ("b64u", 44), kw=("ibm",)),
-    ctx("heroku-api-key", "Heroku API key (UUID) next to a Heroku variable", r"heroku[\w.-]*"
-        r"(?:api[_-]?key|token)", ("heroku_api_key", "HEROKU_AUTH_TOKEN"), *uuid(), kw=("heroku",)),
+    ctx("heroku-api-key", "Heroku API key (UUID) next to a Heroku variable", r"heroku[\w. -]*"
+        r"(?:api[_. -]?key|token)", ("heroku_api_key", "HEROKU_AUTH_TOKEN"), *uuid(),
+        kw=("heroku",)),
     tok("heroku-api-key-v2", "Heroku platform API token (HRKU- format)", "HRKU-AA", ("b64u", 58)),
-    ctx("cloudflare-api-token", "Cloudflare API token", r"cloudflare[\w.-]*(?:token|key)",
+    ctx("cloudflare-api-token", "Cloudflare API token", r"cloudflare[\w. -]*(?:token|key)",
         ("cloudflare_api_token", "CLOUDFLARE_TOKEN"), ("b64u", 40), kw=("cloudflare",)),
     ctx("cloudflare-global-api-key", "Cloudflare global API key (37 hex)",
-        r"cloudflare[\w.-]*key", ("cloudflare_global_api_key", "CLOUDFLARE_API_KEY"),
+        r"cloudflare[\w. -]*key", ("cloudflare_global_api_key", "CLOUDFLARE_API_KEY"),
         ("hex", 37), kw=("cloudflare",)),
     tok("cloudflare-origin-ca-key", "Cloudflare Origin CA key", "v1.0-", ("hex", 24), "-",
         ("hex", 146)),
-    ctx("fastly-api-token", "Fastly API token", r"fastly[\w.-]*(?:token|key)",
+    ctx("fastly-api-token", "Fastly API token", r"fastly[\w. -]*(?:token|key)",
         ("fastly_api_token", "FASTLY_API_KEY"), ("b64u", 32), kw=("fastly",)),
-    ctx("linode-api-token", "Linode / Akamai cloud API token", r"linode[\w.-]*(?:token|key)",
+    ctx("linode-api-token", "Linode / Akamai cloud API token", r"linode[\w. -]*(?:token|key)",
         ("linode_token", "LINODE_CLI_TOKEN"), ("hex", 64), kw=("linode",)),
-    ctx("vultr-api-key", "Vultr API key", r"vultr[\w.-]*(?:token|key)",
+    ctx("vultr-api-key", "Vultr API key", r"vultr[\w. -]*(?:token|key)",
         ("vultr_api_key", "VULTR_API_KEY"), ("u36", 36), kw=("vultr",)),
-    ctx("scaleway-secret-key", "Scaleway secret key (UUID)", r"(?:scaleway|scw)[\w.-]*secret",
+    ctx("scaleway-secret-key", "Scaleway secret key (UUID)", r"(?:scaleway|scw)[\w. -]*secret",
         ("scw_secret_key", "SCALEWAY_SECRET_KEY"), *uuid("hex"), kw=("scaleway", "scw")),
-    ctx("hetzner-api-token", "Hetzner Cloud API token", r"(?:hetzner|hcloud)[\w.-]*token",
+    ctx("hetzner-api-token", "Hetzner Cloud API token", r"(?:hetzner|hcloud)[\w. -]*token",
         ("hcloud_token", "HETZNER_API_TOKEN"), ("a62", 64), kw=("hetzner", "hcloud")),
     tok("yandex-api-key", "Yandex Cloud API key", "AQVN", ("b64u", 35, 38)),
     tok("yandex-iam-token", "Yandex Cloud IAM token", "t1.9euelZ", ("b64u", 80, 300),

@@ -32,7 +32,6 @@ from secretvault.scanning.rules.validators import (
 )
 
 _KINDS = r"(?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED) )?"
-_ESC_KINDS = "(?:RSA|EC|DSA|OPENSSH|ENCRYPTED)"
 _RFC1421 = r"(?:Proc-Type: 4,ENCRYPTED\s+DEK-Info: [A-Z0-9-]+,[A-Fa-f0-9]+\s+)?"
 _BEGIN = "-----" + "BEGIN "
 _END = "-----" + "END "
@@ -55,7 +54,7 @@ def _pem_negatives(rng: random.Random) -> list[str]:
 
 
 def _escaped_example(rng: random.Random) -> str:
-    pem = pem_private_key(rng.choice(["RSA", "EC", "OPENSSH"])).replace("\n", "\\n")
+    pem = pem_private_key(rng.choice(["RSA", "EC", "OPENSSH", "PKCS8"])).replace("\n", "\\n")
     return f'PRIVATE_KEY="{pem}"'
 
 
@@ -97,8 +96,8 @@ RULES: list[Rule] = [
     ),
     rule(
         "private-key-escaped", "PEM private key with JSON/env-escaped newlines (\\n)",
-        rf"(?P<secret>{_BEGIN}{_ESC_KINDS} {_PK}-----(?:\\r)?\\n"
-        rf"[A-Za-z0-9+/=\\]{{64,}}{_END}{_ESC_KINDS} {_PK}-----)",
+        rf"(?P<secret>{_BEGIN}{_KINDS}{_PK}-----(?:\\r)?\\n"
+        rf"[A-Za-z0-9+/=\\]{{64,}}{_END}{_KINDS}{_PK}-----)",
         ("private key-----",), _escaped_example, st=ST.SSH_KEY, sev=SEV.CRITICAL, conf=0.95,
         check=pem_body_ok,
         negatives=lambda rng: [f"{_BEGIN}RSA {_PK}-----\\n...\\n{_END}RSA {_PK}-----"],

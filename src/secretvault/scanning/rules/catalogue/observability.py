@@ -32,11 +32,11 @@ def _grafana_legacy_body(rng: random.Random) -> str:
 
 
 def _dd(pattern: str) -> str:
-    return rf"(?:datadog[\w.-]*|dd[_-]?){pattern}"
+    return rf"(?:datadog[\w. -]*|(?:^|[^a-z0-9])dd[_. -]?){pattern}"
 
 
 def _key(rid: str, desc: str, name: str, key: str, *segs: object) -> Rule:
-    return ctx(rid, desc, rf"{name}[\w.-]*{key}",
+    return ctx(rid, desc, rf"{name}[\w. -]*{key}",
                (f"{name}_api_key" if "key" in key else f"{name}_token", f"{name.upper()}_TOKEN"
                 if "token" in key else f"{name.upper()}_API_KEY"),
                *segs, kw=(name,))  # type: ignore[arg-type]
@@ -48,11 +48,12 @@ def _sentry_dsn(rng: random.Random) -> str:
 
 
 RULES: list[Rule] = [
-    ctx("datadog-api-key", "Datadog API key", _dd(r"api[_-]?key"),
-        ("datadog_api_key", "DD_API_KEY"), ("hexi", 32), kw=("datadog", "dd_api", "dd-api")),
-    ctx("datadog-app-key", "Datadog application key", _dd(r"app(?:lication)?[_-]?key"),
+    ctx("datadog-api-key", "Datadog API key", _dd(r"api[_. -]?key"),
+        ("datadog_api_key", "DD_API_KEY"), ("hexi", 32),
+        kw=("datadog", "dd_api", "dd-api", "dd.api", "dd api", "ddapi")),
+    ctx("datadog-app-key", "Datadog application key", _dd(r"app(?:lication)?[_. -]?key"),
         ("datadog_app_key", "DD_APPLICATION_KEY"), ("hexi", 40),
-        kw=("datadog", "dd_app", "dd-app")),
+        kw=("datadog", "dd_app", "dd-app", "dd.app", "dd app", "ddapp")),
     tok("newrelic-user-api-key", "New Relic user API key", "NRAK-", ("u36", 27)),
     tok("newrelic-admin-api-key", "New Relic admin API key", "NRAA-", ("hex", 27)),
     tok("newrelic-insert-key", "New Relic insights insert key", "NRII-", ("b64u", 32)),
@@ -77,38 +78,38 @@ RULES: list[Rule] = [
     # Legacy Grafana API keys are base64 of {"k":"...","n":"...","id":N}.
     tok("grafana-api-key", "Grafana legacy API key", "eyJrIjoi",
         Raw(r"[A-Za-z0-9+/]{70,400}={0,2}", _grafana_legacy_body, tail="+/=")),
-    ctx("honeycomb-api-key", "Honeycomb API / ingest key", r"honeycomb[\w.-]*(?:api[_-]?)?key",
+    ctx("honeycomb-api-key", "Honeycomb API / ingest key", r"honeycomb[\w. -]*(?:api[_. -]?)?key",
         ("honeycomb_api_key", "HONEYCOMB_WRITEKEY"), ("a62", 22, 32), kw=("honeycomb",)),
     tok("dynatrace-api-token", "Dynatrace API token", "dt0c01.", ("u36", 24), ".", ("u36", 64)),
     ctx("pagerduty-api-key", "PagerDuty REST API key",
-        r"pagerduty[\w.-]*(?:api[_-]?)?(?:key|token)",
+        r"pagerduty[\w. -]*(?:api[_. -]?)?(?:key|token)",
         ("pagerduty_api_key", "PAGERDUTY_TOKEN"),
         Raw(r"[A-Za-z0-9_+-]{20}", lambda rng: "u+" + alnum(rng, 18), tail="+-"),
         kw=("pagerduty",)),
     ctx("pagerduty-integration-key", "PagerDuty Events API integration / routing key",
-        r"pagerduty[\w.-]*(?:routing|integration|service)[_-]?key",
+        r"pagerduty[\w. -]*(?:routing|integration|service)[_. -]?key",
         ("pagerduty_routing_key", "PAGERDUTY_INTEGRATION_KEY"), ("hex", 32), kw=("pagerduty",)),
-    ctx("splunk-hec-token", "Splunk HTTP Event Collector token", r"(?:splunk|hec)[\w.-]*token",
+    ctx("splunk-hec-token", "Splunk HTTP Event Collector token", r"(?:splunk|hec)[\w. -]*token",
         ("splunk_hec_token", "HEC_TOKEN"), *uuid(), kw=("splunk", "hec")),
     _key("logzio-token", "Logz.io shipping / API token", "logzio", "token", ("alpha", 32)),
-    ctx("sumologic-access-key", "Sumo Logic access key", r"sumo[\w.-]*(?:access[_-]?)?key",
+    ctx("sumologic-access-key", "Sumo Logic access key", r"sumo[\w. -]*(?:access[_. -]?)?key",
         ("sumo_access_key", "SUMOLOGIC_ACCESSKEY"), ("a62", 64), kw=("sumo",)),
-    _key("bugsnag-api-key", "Bugsnag API key", "bugsnag", r"(?:api[_-]?)?key", ("hex", 32)),
-    _key("rollbar-access-token", "Rollbar access token", "rollbar", r"(?:access[_-]?)?token",
+    _key("bugsnag-api-key", "Bugsnag API key", "bugsnag", r"(?:api[_. -]?)?key", ("hex", 32)),
+    _key("rollbar-access-token", "Rollbar access token", "rollbar", r"(?:access[_. -]?)?token",
          ("hex", 32)),
     _key("loggly-token", "Loggly customer token", "loggly", "token", *uuid()),
-    _key("opsgenie-api-key", "Opsgenie API key", "opsgenie", r"(?:api[_-]?)?key", *uuid()),
+    _key("opsgenie-api-key", "Opsgenie API key", "opsgenie", r"(?:api[_. -]?)?key", *uuid()),
     ctx("mezmo-ingestion-key", "Mezmo (LogDNA) ingestion key",
-        r"(?:logdna|mezmo)[\w.-]*(?:ingestion[_-]?)?key",
+        r"(?:logdna|mezmo)[\w. -]*(?:ingestion[_. -]?)?key",
         ("logdna_ingestion_key", "MEZMO_INGESTION_KEY"), ("hex", 32), kw=("logdna", "mezmo")),
     ctx("betterstack-token", "Better Stack (Logtail) source token",
-        r"(?:logtail|betterstack)[\w.-]*token", ("logtail_source_token", "BETTERSTACK_TOKEN"),
+        r"(?:logtail|betterstack)[\w. -]*token", ("logtail_source_token", "BETTERSTACK_TOKEN"),
         ("a62", 24), kw=("logtail", "betterstack")),
     tok("axiom-api-token", "Axiom API / personal token",
         Raw("xa[ap]t-", lambda rng: rng.choice(["xaat-", "xapt-"])), *uuid("hex"),
         kw=("xaat-", "xapt-")),
-    _key("instana-agent-key", "IBM Instana agent key", "instana", r"(?:agent[_-]?)?key",
+    _key("instana-agent-key", "IBM Instana agent key", "instana", r"(?:agent[_. -]?)?key",
          ("b64u", 22)),
     _key("coralogix-api-key", "Coralogix private / send-your-data key", "coralogix",
-         r"(?:private[_-]?|api[_-]?)?key", *uuid()),
+         r"(?:private[_. -]?|api[_. -]?)?key", *uuid()),
 ]

@@ -12,8 +12,10 @@ from secretvault.scanning.rules.gen import alnum
 
 
 def _publishable(rng: random.Random) -> list[str]:
-    # Stripe publishable keys (pk_live_) are meant to ship to browsers: not a secret.
-    return ["pk_" + "live_" + alnum(rng, 24), "pk_" + "test_" + alnum(rng, 24)]
+    # Publishable keys (pk_) ship to browsers and test-mode keys (sk_test_) reach no live
+    # data: neither is reported.
+    return ["pk_" + "live_" + alnum(rng, 24), "pk_" + "test_" + alnum(rng, 24),
+            "sk_" + "test_" + alnum(rng, 24)]
 
 
 _SHOPIFY = [
@@ -30,49 +32,41 @@ RULES: list[Rule] = [
         sev=SEV.CRITICAL),
     tok("stripe-webhook-secret", "Stripe webhook signing secret", "whsec_", ("a62", 32, 64),
         st=ST.WEBHOOK_SECRET),
-    tok("stripe-test-secret-key", "Stripe test-mode secret key (no live data, still a secret)",
-        "sk_test_", ("a62", 24, 247), sev=SEV.LOW, conf=0.5, neg=_publishable),
     tok("square-access-token", "Square access token (legacy sq0atp-)", "sq0atp-", ("b64u", 22)),
     tok("square-access-token-v2", "Square production access token (EAAA)", "EAAA",
         ("b64u", 60)),
     tok("square-oauth-secret", "Square OAuth application secret", "sq0csp-", ("b64u", 43)),
     tok("braintree-access-token", "PayPal Braintree production access token",
         "access_token$production$", ("l36", 16), "$", ("hex", 32), sev=SEV.CRITICAL),
-    tok("braintree-sandbox-access-token", "PayPal Braintree sandbox access token",
-        "access_token$sandbox$", ("l36", 16), "$", ("hex", 32), sev=SEV.LOW, conf=0.6),
     ctx("paypal-client-secret", "PayPal REST API client secret",
-        r"paypal[\w.-]*secret", ("paypal_client_secret", "PAYPAL_SECRET"), ("b64u", 80),
+        r"paypal[\w. -]*secret", ("paypal_client_secret", "PAYPAL_SECRET"), ("b64u", 80),
         kw=("paypal",)),
-    ctx("adyen-api-key", "Adyen API key", r"adyen[\w.-]*(?:api[_-]?)?key",
+    ctx("adyen-api-key", "Adyen API key", r"adyen[\w. -]*(?:api[_. -]?)?key",
         ("adyen_api_key", "ADYEN_KEY"), "AQE", ("b64", 80, 200), kw=("adyen",), sev=SEV.CRITICAL),
-    ctx("razorpay-key-secret", "Razorpay key secret", r"razorpay[\w.-]*secret",
+    ctx("razorpay-key-secret", "Razorpay key secret", r"razorpay[\w. -]*secret",
         ("razorpay_key_secret", "RAZORPAY_SECRET"), ("a62", 24), kw=("razorpay",)),
     tok("razorpay-live-key-id", "Razorpay live key id (pairs with a key secret)", "rzp_live_",
         ("a62", 14), sev=SEV.MEDIUM, conf=0.6),
     *(tok(rid, desc, prefix, ("hexi", 32), sev=SEV.CRITICAL) for rid, desc, prefix in _SHOPIFY),
-    ctx("coinbase-api-secret", "Coinbase API secret", r"coinbase[\w.-]*secret",
+    ctx("coinbase-api-secret", "Coinbase API secret", r"coinbase[\w. -]*secret",
         ("coinbase_api_secret", "COINBASE_SECRET"), ("a62", 32), kw=("coinbase",)),
     tok("plaid-access-token", "Plaid item access token",
         Raw("access-(?:production|development)-",
             lambda rng: rng.choice(["access-production-", "access-development-"])),
         *uuid("hex"), kw=("access-production-", "access-development-")),
-    ctx("plaid-secret", "Plaid API secret", r"plaid[\w.-]*secret",
+    ctx("plaid-secret", "Plaid API secret", r"plaid[\w. -]*secret",
         ("plaid_secret", "PLAID_SECRET"), ("hex", 30), kw=("plaid",)),
     ctx("gocardless-access-token", "GoCardless live access token",
-        r"gocardless[\w.-]*(?:token|key)", ("gocardless_access_token", "GOCARDLESS_TOKEN"),
+        r"gocardless[\w. -]*(?:token|key)", ("gocardless_access_token", "GOCARDLESS_TOKEN"),
         "live_", ("b64u", 40), kw=("gocardless",)),
     tok("flutterwave-secret-key", "Flutterwave live secret key", "FLWSECK-", ("hex", 32), "-X",
         sev=SEV.CRITICAL),
-    tok("flutterwave-test-secret-key", "Flutterwave test secret key", "FLWSECK_TEST-",
-        ("hex", 32), "-X", sev=SEV.LOW, conf=0.6),
-    tok("flutterwave-encryption-key", "Flutterwave encryption key", "FLWSECK_TEST",
-        ("hex", 12), st=ST.ENCRYPTION_KEY, sev=SEV.LOW, conf=0.6),
-    ctx("mollie-api-key", "Mollie live API key", r"mollie[\w.-]*(?:key|token)",
+    ctx("mollie-api-key", "Mollie live API key", r"mollie[\w. -]*(?:key|token)",
         ("mollie_api_key", "MOLLIE_KEY"), "live_", ("a62", 30), kw=("mollie",)),
-    ctx("wise-api-token", "Wise (TransferWise) API token", r"wise[\w.-]*(?:token|key)",
+    ctx("wise-api-token", "Wise (TransferWise) API token", r"wise[\w. -]*(?:token|key)",
         ("wise_api_token", "TRANSFERWISE_API_KEY"), *uuid(), kw=("wise",)),
     ctx("authorize-net-transaction-key", "Authorize.Net transaction key",
-        r"authorize[\w.-]*net[\w.-]*(?:transaction[_-]?)?key",
+        r"authorize[\w. -]*net[\w. -]*(?:transaction[_. -]?)?key",
         ("authorize_net_transaction_key", "AUTHORIZENET_TRANSACTION_KEY"), ("a62", 16),
         kw=("authorize",)),
 ]

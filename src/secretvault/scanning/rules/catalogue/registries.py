@@ -26,7 +26,6 @@ from secretvault.scanning.rules.validators import (
 
 # PyPI API tokens are macaroons: "pypi-" + base64url("\x02\x01\x08" "pypi.org" ...).
 _PYPI = "pypi-AgEIcHlwaS5vcmc"
-_TESTPYPI = "pypi-AgENdGVzdC5weXBpLm9yZw"
 
 
 def _macaroon_tail(rng: random.Random) -> str:
@@ -69,9 +68,6 @@ RULES: list[Rule] = [
                                 "_auth=${NPM_AUTH}"]),
     tok("pypi-upload-token", "PyPI API token", _PYPI, Raw("[A-Za-z0-9_-]{50,}", _macaroon_tail,
         tail="-"), kw=("pypi-ageichlwas5vcmc",), check=_pypi_ok, sev=SEV.CRITICAL),
-    tok("testpypi-upload-token", "TestPyPI API token", _TESTPYPI,
-        Raw("[A-Za-z0-9_-]{50,}", _macaroon_tail, tail="-"),
-        kw=("pypi-agendgvzdc5wexbplm9yzw",), check=_pypi_ok, sev=SEV.LOW, conf=0.8),
     tok("rubygems-api-token", "RubyGems API key", "rubygems_", ("hex", 48)),
     tok("nuget-api-key", "NuGet.org API key", "oy2", ("l36", 43), conf=0.8),
     tok("dockerhub-pat", "Docker Hub personal access token", "dckr_pat_", ("b64u", 27)),
@@ -85,9 +81,9 @@ RULES: list[Rule] = [
     ctx("gradle-plugin-portal-secret", "Gradle Plugin Portal publish key/secret",
         r"gradle\.publish\.(?:secret|key)", ("gradle.publish.secret", "gradle.publish.key"),
         ("a62", 32), kw=("gradle.publish",)),
-    ctx("cloudsmith-api-key", "Cloudsmith API key", r"cloudsmith[\w.-]*(?:api[_-]?)?key",
+    ctx("cloudsmith-api-key", "Cloudsmith API key", r"cloudsmith[\w. -]*(?:api[_. -]?)?key",
         ("cloudsmith_api_key", "CLOUDSMITH_API_KEY"), ("hex", 40), kw=("cloudsmith",)),
-    ctx("quay-robot-token", "Quay.io robot account token", r"quay[\w.-]*(?:token|password)",
+    ctx("quay-robot-token", "Quay.io robot account token", r"quay[\w. -]*(?:token|password)",
         ("quay_robot_token", "QUAY_PASSWORD"), ("u36", 64), kw=("quay",)),
     rule("docker-config-auth", "Registry credentials in ~/.docker/config.json (base64 user:pass)",
          r"\"auth\"\s*:\s*\"(?P<secret>[A-Za-z0-9+/]{8,}={0,2})\"", ('"auth"',),
