@@ -264,6 +264,24 @@ _PASSWORD_PLACEHOLDERS = frozenset(
         "null",
         "test",
         "admin",
+        # Well-known defaults of local/dev containers and tutorials.
+        "postgres",
+        "mysql",
+        "root",
+        "guest",
+        "rabbitmq",
+        "mongo",
+        "mongodb",
+        "redis",
+        "default",
+        "letmein",
+        "qwerty",
+        "password1",
+        "password123",
+        "testpass",
+        "testing",
+        "foobar",
+        "secret123",
     }
 )
 
@@ -281,5 +299,5 @@ def password_ok(password: str) -> bool:
 
 
 def url_password_ok(password: str) -> bool:
-    """Same as :func:`password_ok`, for the password part of ``scheme://user:pass@host``."""
-    return password_ok(password)
+    """:func:`password_ok` plus a minimum length: ``https://abc:xyz@example.com`` is a doc URL."""
+    return len(password) >= 6 and not password.isdigit() and password_ok(password)

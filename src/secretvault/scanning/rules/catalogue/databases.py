@@ -12,7 +12,7 @@ from secretvault.models import Severity
 from secretvault.scanning.rules.base import Rule
 from secretvault.scanning.rules.catalogue._dsl import SEV, ST, Raw, ctx, rule, tok, uuid
 from secretvault.scanning.rules.gen import alnum, chars
-from secretvault.scanning.rules.validators import password_ok
+from secretvault.scanning.rules.validators import password_ok, url_password_ok
 
 _PW_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!*~._-"
 # user:password@host — the password may not contain URL delimiters or template markers.
@@ -48,7 +48,7 @@ def _url_rule(
         ]
 
     return rule(rid, desc, regex, kw, example, st=ST.DATABASE_PASSWORD, sev=sev, conf=conf,
-                negatives=negatives, check=password_ok)
+                negatives=negatives, check=url_password_ok)
 
 
 def _jdbc_example(rng: random.Random) -> str:

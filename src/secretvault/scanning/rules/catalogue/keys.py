@@ -127,7 +127,7 @@ RULES: list[Rule] = [
     rule(
         "putty-private-key", "PuTTY private key file (PPK v2/v3)",
         r"(?P<secret>PuTTY-User-Key-File-[23]: (?:ssh-(?:rsa|dss|ed25519|ed448)|"
-        r"ecdsa-sha2-nistp(?:256|384|521)))\s",
+        r"ecdsa-sha2-nistp(?:256|384|521)))(?:\s|$)",
         ("putty-user-key-file-",), _putty, st=ST.SSH_KEY, sev=SEV.CRITICAL, conf=0.95,
         negatives=lambda rng: ["PuTTY-User-Key-File-1: ssh-rsa\n", "PuTTY-User-Key-File-3: none\n"],
     ),

@@ -41,6 +41,7 @@ def _basic_auth_negatives(rng: random.Random) -> list[str]:
         "https://example.com:8443/path",
         "https://deploy@example.com/repo.git",
         "https://user:<password>@host/",
+        "https://abc:xyz@example.com",
         "postgres://app:" + alnum(rng, 16) + "@db/app",  # reported by database-url instead
     ]
 
