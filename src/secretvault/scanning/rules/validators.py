@@ -298,6 +298,20 @@ def password_ok(password: str) -> bool:
     return not any(word in low for word in ("xxxxx", "example", "placeholder", "redacted"))
 
 
+def strong_password_ok(password: str) -> bool:
+    """For free-form passwords next to a keyword: 8+ chars mixing 3 of lower/upper/digit/symbol.
+
+    A bare word (``Snowflake``) or constant name (``SNOWFLAKE_PASSWORD``) is not a password.
+    """
+    classes = (
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    )
+    return len(password) >= 8 and sum(classes) >= 3 and password_ok(password)
+
+
 def url_password_ok(password: str) -> bool:
     """:func:`password_ok` plus a minimum length: ``https://abc:xyz@example.com`` is a doc URL."""
     return len(password) >= 6 and not password.isdigit() and password_ok(password)

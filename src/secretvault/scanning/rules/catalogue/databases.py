@@ -12,7 +12,11 @@ from secretvault.models import Severity
 from secretvault.scanning.rules.base import Rule
 from secretvault.scanning.rules.catalogue._dsl import SEV, ST, Raw, ctx, rule, tok, uuid
 from secretvault.scanning.rules.gen import alnum, chars
-from secretvault.scanning.rules.validators import password_ok, url_password_ok
+from secretvault.scanning.rules.validators import (
+    password_ok,
+    strong_password_ok,
+    url_password_ok,
+)
 
 _PW_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!*~._-"
 # user:password@host — the password may not contain URL delimiters or template markers.
@@ -117,7 +121,7 @@ RULES: list[Rule] = [
         ("neon_api_key", "NEON_API_KEY"), ("l36", 64), kw=("neon",)),
     ctx("snowflake-password", "Snowflake account password", r"snowflake[\w. -]*password",
         ("snowflake_password", "SNOWFLAKE_PASSWORD"), _PASSWORD, kw=("snowflake",),
-        st=ST.DATABASE_PASSWORD, check=password_ok),
+        st=ST.DATABASE_PASSWORD, check=strong_password_ok),
     tok("databricks-api-token", "Databricks personal access token", "dapi", ("hex", 32)),
     ctx("fauna-secret", "Fauna database secret", r"fauna[\w. -]*(?:secret|key)",
         ("fauna_secret", "FAUNADB_KEY"), "fn", ("b64u", 38), kw=("fauna",)),

@@ -133,12 +133,15 @@ RULES: list[Rule] = [
     ),
     rule(
         "ssh2-encrypted-private-key", "SSH.com / Tectia encrypted private key (RFC 4716 style)",
-        r"(?P<secret>---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----)",
+        r"(?P<secret>---- BEGIN SSH2 ENCRYPTED " + _PK + r" ----)\s+(?:Comment: [^\r\n]*\s+)?"
+        r"[A-Za-z0-9+/]{60,}",
         ("begin ssh2 encrypted private key",),
         lambda rng: "---- BEGIN SSH2 ENCRYPTED " + _PK + " ----\nComment: \"" + alnum(rng, 8)
         + "\"\n" + b64_bytes(rand_bytes(rng, 48)),
         st=ST.SSH_KEY, sev=SEV.HIGH, conf=0.9,
-        negatives=lambda rng: ["---- BEGIN SSH2 PUBLIC KEY ----"],
+        negatives=lambda rng: ["---- BEGIN SSH2 PUBLIC KEY ----",
+                               "---- BEGIN SSH2 ENCRYPTED " + _PK + " ----\n..."],
+        tags=("multiline",),
     ),
     rule(
         "age-secret-key", "age encryption identity (bech32 AGE-SECRET-KEY-1...)",
