@@ -220,9 +220,9 @@ async def test_rekey(open_vault) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: vault.py:404 _encrypt (used by update/store) encrypts with the instance's cached key "
-    "and never checks the key ring, so an instance opened before a rekey writes new versions "
-    "under the retired key, which nobody holding the current key can decrypt",
+    reason="BUG: vault.py:404 _encrypt (used by update/store) encrypts with the instance's "
+    "cached key and never checks the key ring, so an instance opened before a rekey writes "
+    "new versions under the retired key, which nobody holding the current key can decrypt",
 )
 async def test_instance_opened_before_rekey_can_write_after_it(open_vault) -> None:
     a = await open_vault()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from vaulttest_helpers import (
     dead_owner,
     distinctive,
+    live_owner,
     make_config,
     raw_db,
     stage_pending_rotation,
@@ -728,23 +729,30 @@ async def test_crash_between_staging_and_promotion_is_rolled_back(open_vault) ->
     assert result.success and result.new_version == 2
 
 
-async def test_crash_inside_verifier_is_recovered(open_vault) -> None:
+async def test_interrupted_verifier_rolls_back(open_vault) -> None:
     a = await open_vault()
     old = distinctive("old")
     await a.store_secret(SecretType.API_KEY, "crash2", old)
 
-    def killed(value: str, record: SecretRecord) -> bool:
-        raise KeyboardInterrupt  # not an Exception: escapes like a kill would
+    def interrupted(value: str, record: SecretRecord) -> bool:
+        raise KeyboardInterrupt  # not an Exception: Ctrl-C during verification
 
-    a.register_verifier("crash2", killed)
+    a.register_verifier("crash2", interrupted)
     with pytest.raises(KeyboardInterrupt):
         await a.rotate_secret("crash2", new_value=distinctive("new"))
-    # An interruption the process survives is cleaned up at once (a SIGKILL is recovered on the
-    # next start: tests/integration/test_vault_crash.py).
-    assert status_in_db(a, "crash2") == "active"
+    value, rec = await a.get_secret("crash2")
+    assert (value, rec.status, rec.metadata.version) == (old, SecretStatus.ACTIVE, 1)
+    assert [h.version for h in await a.history("crash2")] == [1]
+
+
+async def test_live_rotation_left_alone_until_its_owner_dies(open_vault) -> None:
+    a = await open_vault()
+    old = distinctive("old")
+    await a.store_secret(SecretType.API_KEY, "crash3", old)
+    await stage_pending_rotation(a, "crash3", distinctive("pending"), owner=live_owner())
     # while the rotating process is alive, another instance leaves its rotation alone
     live = await open_vault()
-    assert status_in_db(live, "crash2") == "rotating"
+    assert status_in_db(live, "crash3") == "rotating"
     await live.shutdown()
     # now the rotating process "dies": its owner record names an exited pid
     conn = raw_db(a)
@@ -756,9 +764,9 @@ async def test_crash_inside_verifier_is_recovered(open_vault) -> None:
         conn.close()
     assert n == 1
     b = await open_vault()
-    value, rec = await b.get_secret("crash2")
+    value, rec = await b.get_secret("crash3")
     assert (value, rec.status) == (old, SecretStatus.ACTIVE)
-    assert [h.version for h in await b.history("crash2")] == [1]
+    assert [h.version for h in await b.history("crash3")] == [1]
 
 
 # -- cache ------------------------------------------------------------------------------------

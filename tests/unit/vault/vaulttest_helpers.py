@@ -38,7 +38,9 @@ def raw_db(vault_or_path: SecretVault | Path | str) -> sqlite3.Connection:
     return conn
 
 
-async def stage_pending_rotation(vault: SecretVault, name: str, value: str) -> int:
+async def stage_pending_rotation(
+    vault: SecretVault, name: str, value: str, owner: str | None = None
+) -> int:
     """Do what ``rotate_secret`` does before verification (stage a pending version, mark the
     secret ROTATING) and stop there, as a process killed mid-rotation would."""
     from secretvault.models import AccessLevel, SecretStatus
@@ -55,7 +57,7 @@ async def stage_pending_rotation(vault: SecretVault, name: str, value: str) -> i
         await tx.update(record)
         staged["new"] = new
         # the owner record rotate_secret leaves, naming a process that no longer exists
-        tx.meta_set(f"rotation:{record.id}:{new}", dead_owner())
+        tx.meta_set(f"rotation:{record.id}:{new}", owner or dead_owner())
 
     await vault._mutate("rotate_start", name, "crash", AccessLevel.WRITE, stage)
     return staged["new"]
@@ -80,3 +82,12 @@ def dead_owner() -> str:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return json.dumps({"host": socket.gethostname(), "pid": proc.pid})
+
+
+def live_owner() -> str:
+    """A rotation-owner record naming this (running) test process."""
+    import json
+    import os
+    import socket
+
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
