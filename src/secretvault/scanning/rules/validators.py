@@ -53,6 +53,11 @@ def not_placeholder(value: str) -> bool:
     return not (len(value) >= 8 and len(set(value)) < min(8, len(value) // 4))
 
 
+def digit_and_letter(value: str) -> bool:
+    """Random tokens of 20+ base62 chars almost always mix both; identifiers rarely do."""
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
 def all_of(*checks: Validator | None) -> Validator:
     """Combine validators; ``None`` entries are skipped."""
     real = tuple(c for c in checks if c is not None)
@@ -314,4 +319,7 @@ def strong_password_ok(password: str) -> bool:
 
 def url_password_ok(password: str) -> bool:
     """:func:`password_ok` plus a minimum length: ``https://abc:xyz@example.com`` is a doc URL."""
+    low = password.lower()
+    if any(word in low for word in ("secret", "password", "passwd", "%20")):
+        return False
     return len(password) >= 6 and not password.isdigit() and password_ok(password)

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from secretvault.models import SecretType, Severity
 from secretvault.scanning.rules.base import Rule
 from secretvault.scanning.rules.gen import chars
-from secretvault.scanning.rules.validators import Validator, all_of, not_placeholder, strip_prefix
+from secretvault.scanning.rules.validators import (
+    Validator,
+    all_of,
+    digit_and_letter,
+    not_placeholder,
+    strip_prefix,
+)
 
 ST = SecretType
 SEV = Severity
@@ -281,7 +287,7 @@ def ctx(
     def example(rng: random.Random) -> str:
         return render(rng, seg_make(rng, segs))
 
-    def negatives(rng: random.Random) -> list[str]:
+    def base_negatives(rng: random.Random) -> list[str]:
         out = [
             render(rng, seg_make(rng, segs), name="build_number"),
             rng.choice(TEMPLATES).format(seg_make(rng, segs)),
@@ -291,7 +297,25 @@ def ctx(
             out.append(render(rng, seg_make(rng, segs, filler="x")))
         return out
 
+    # A free-form value (one mixed class, no literal) next to a keyword could be an identifier
+    # such as ``ValueAtlassianTokenCheck``: require a digit and a letter, as random tokens have.
+    free_form = (
+        len(segs) == 1
+        and isinstance(segs[0], tuple)
+        and segs[0][0] in ("a62", "b64u", "b64", "l36", "u36", "hex", "hexi")
+        and segs[0][1] >= 20
+    )
+    checks = all_of(
+        not_placeholder if plausible else None, digit_and_letter if free_form else None, check
+    )
+
+    def negatives(rng: random.Random) -> list[str]:
+        out = base_negatives(rng)
+        if free_form:
+            out.append(render(rng, "ValueIdentifierLooksLikeTokenCheck"[: segs[0][1]]))  # type: ignore[index]
+        return out
+
     return rule(
         id, description, regex, kw, example, st=st, sev=sev, conf=conf,
-        negatives=negatives, check=all_of(not_placeholder if plausible else None, check), tags=tags,
+        negatives=negatives, check=checks, tags=tags,
     )  # fmt: skip
