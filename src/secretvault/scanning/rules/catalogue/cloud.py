@@ -20,7 +20,13 @@ from secretvault.scanning.rules.catalogue._dsl import (
     uuid,
 )
 from secretvault.scanning.rules.gen import alnum, b64_bytes, chars, pem_private_key, rand_bytes
-from secretvault.scanning.rules.validators import all_of, base64_len, not_placeholder, pem_body_ok
+from secretvault.scanning.rules.validators import (
+    all_of,
+    base64_len,
+    digit_and_letter,
+    not_placeholder,
+    pem_body_ok,
+)
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B32U = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -173,11 +179,13 @@ RULES: list[Rule] = [
         st=ST.OAUTH_TOKEN),
     tok("digitalocean-refresh-token", "DigitalOcean OAuth refresh token", "dor_v1_", ("hex", 64),
         st=ST.OAUTH_TOKEN),
-    tok("alibaba-access-key-id", "Alibaba Cloud AccessKey ID", "LTAI", ("a62", 20), conf=0.8),
+    tok("alibaba-access-key-id", "Alibaba Cloud AccessKey ID", "LTAI", ("a62", 20), conf=0.8,
+        check=digit_and_letter),
     ctx("alibaba-secret-key", "Alibaba Cloud AccessKey secret",
         r"(?:alibaba|aliyun)[\w. -]*secret",
         ("alibaba_access_key_secret", "ALIYUN_SECRET"), ("a62", 30), kw=("alibaba", "aliyun")),
-    tok("tencent-secret-id", "Tencent Cloud SecretId", "AKID", ("a62", 32), conf=0.8),
+    tok("tencent-secret-id", "Tencent Cloud SecretId", "AKID", ("a62", 32), conf=0.8,
+        check=digit_and_letter),
     ctx("tencent-secret-key", "Tencent Cloud SecretKey", r"tencent[\w. -]*secret[_. -]?key",
         ("tencentcloud_secret_key", "TENCENT_SECRET_KEY"), ("a62", 32), kw=("tencent",)),
     ctx("ibm-cloud-api-key", "IBM Cloud IAM API key", r"ibm[\w. -]*api[_. -]?key",

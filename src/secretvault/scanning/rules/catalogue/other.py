@@ -12,7 +12,7 @@ import json
 import random
 
 from secretvault.scanning.rules.base import Rule
-from secretvault.scanning.rules.catalogue._dsl import SEV, ST, Raw, ctx, rule, tok, uuid
+from secretvault.scanning.rules.catalogue._dsl import CTX_REGEX, SEV, ST, Raw, ctx, rule, tok, uuid
 from secretvault.scanning.rules.gen import alnum, b64url_bytes, chars, hexs
 from secretvault.scanning.rules.validators import base64_decodes, not_placeholder
 
@@ -48,6 +48,11 @@ def _ops_body(rng: random.Random) -> str:
 
 def _twitter_bearer(rng: random.Random) -> str:
     return "A" * 22 + alnum(rng, 30) + "%3D" + alnum(rng, 55)
+
+
+def _twitter_example(rng: random.Random) -> str:
+    return rng.choice(['TWITTER_BEARER_TOKEN="{}"', 'curl -H "Authorization: Bearer {}"',
+                       "x_bearer_token: {}"]).format(_twitter_bearer(rng))
 
 
 def _twitter_ok(token: str) -> bool:
@@ -143,9 +148,14 @@ RULES: list[Rule] = [
         ("a62", 10, 20), "-", ("a62", 30, 40), kw=("tskey-",)),
     _named("twitch-oauth-token", "Twitch API OAuth token / client secret", "twitch",
            r"(?:token|secret)", ("l36", 30)),
-    tok("twitter-bearer-token", "Twitter / X app bearer token", "A" * 22,
-        Raw(r"[A-Za-z0-9%]{80,120}", lambda rng: _twitter_bearer(rng)[22:], tail="%"),
-        kw=("a" * 22,), plausible=False, check=_twitter_ok),
+    # Runs of "A" also open base64 of zero bytes, so the bearer shape alone is not enough:
+    # it must follow a Twitter-named key or an HTTP "Bearer " scheme.
+    rule("twitter-bearer-token", "Twitter / X app-only bearer token",
+         r"(?:(?i:(?:twitter|x)[_. -]?(?:api[_. -]?)?(?:bearer[_. -]?)?token)" + CTX_REGEX
+         + r"|Bearer )(?P<secret>A{22}[A-Za-z0-9%]{80,120})(?:[^A-Za-z0-9_%]|$)",
+         ("twitter", "bearer aaaa", "x_bearer", "x_api"), _twitter_example, st=ST.OAUTH_TOKEN,
+         check=_twitter_ok,
+         negatives=lambda rng: ["icon = base64," + _twitter_bearer(rng)]),
     _named("twitter-api-secret", "Twitter / X consumer or access-token secret",
            r"(?:twitter|x_api)", r"(?:api[_. -]?|consumer[_. -]?|access[_. -]?token[_. -]?)?secret",
            ("a62", 45, 50), ex=("twitter",)),

@@ -19,6 +19,7 @@ from secretvault.scanning.rules.gen import (
 from secretvault.scanning.rules.validators import (
     all_of,
     base64_decodes,
+    digit_and_letter,
     docker_auth_ok,
     not_placeholder,
     npm_crc32_ok,
@@ -72,7 +73,8 @@ RULES: list[Rule] = [
     tok("nuget-api-key", "NuGet.org API key", "oy2", ("l36", 43), conf=0.8),
     tok("dockerhub-pat", "Docker Hub personal access token", "dckr_pat_", ("b64u", 27)),
     tok("dockerhub-oat", "Docker Hub organization access token", "dckr_oat_", ("b64u", 27, 40)),
-    tok("crates-io-api-token", "crates.io API token", "cio", ("a62", 32), conf=0.8),
+    tok("crates-io-api-token", "crates.io API token", "cio", ("a62", 32), conf=0.8,
+        check=digit_and_letter),
     tok("artifactory-api-key", "JFrog Artifactory API key", "AKCp", ("a62", 69)),
     # "cmVmdGtu" is base64("reftkn"), the fixed head of JFrog reference tokens.
     tok("artifactory-reference-token", "JFrog Artifactory reference token", "cmVmdGtu",

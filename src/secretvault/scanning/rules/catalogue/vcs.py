@@ -8,7 +8,7 @@ from secretvault.models import SecretType
 from secretvault.scanning.rules.base import Rule
 from secretvault.scanning.rules.catalogue._dsl import ST, Raw, ctx, tok
 from secretvault.scanning.rules.gen import bad_crc32_token, crc32_token
-from secretvault.scanning.rules.validators import github_crc32_ok
+from secretvault.scanning.rules.validators import digit_and_letter, github_crc32_ok
 
 
 def _github(rid: str, desc: str, prefix: str, st: SecretType) -> Rule:
@@ -57,7 +57,7 @@ RULES: list[Rule] = [
     tok("gitlab-ci-build-token", "GitLab CI/CD job token", "glcbt-", ("a62", 1, 5), "_",
         ("b64u", 20)),
     tok("bitbucket-app-password", "Bitbucket app password / Atlassian API token for Bitbucket",
-        "ATBB", ("a62", 28, 40), conf=0.85),
+        "ATBB", ("a62", 28, 40), conf=0.85, check=digit_and_letter),
     ctx("bitbucket-client-secret", "Bitbucket OAuth consumer secret",
         r"bitbucket[\w. -]*secret", ("bitbucket_client_secret", "BITBUCKET_SECRET"),
         ("b64u", 64), kw=("bitbucket",)),
