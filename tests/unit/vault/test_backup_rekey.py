@@ -347,3 +347,55 @@ async def test_corrupt_database_file(tmp_path: Path) -> None:
     assert "restore" in str(info.value)
     assert db.read_bytes() == junk  # nothing was changed
     assert not Path(cfg.master_key_path).exists()
+
+
+# -- master keys from settings -------------------------------------------------------------------
+
+
+async def test_vault_with_base64_key_setting(tmp_path: Path) -> None:
+    import base64
+
+    raw = os.urandom(32)
+    b64 = base64.b64encode(raw).decode()
+    cfg = make_config(tmp_path, storage={"encryption_key": b64})
+    vault = SecretVault(cfg)
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "k", "value-1234567890")
+    await vault.shutdown()
+    assert not Path(cfg.master_key_path).exists()  # no key file when the key comes from settings
+    assert MasterKey(raw).key_id == vault.key_id
+    again = SecretVault(make_config(tmp_path, storage={"encryption_key": b64}))
+    await again.initialize()
+    try:
+        assert (await again.get_secret("k"))[0] == "value-1234567890"
+        with pytest.raises(SecretVaultError):
+            await again.rekey()
+    finally:
+        await again.shutdown()
+    other = base64.b64encode(os.urandom(32)).decode()
+    wrong = SecretVault(make_config(tmp_path, storage={"encryption_key": other}))
+    with pytest.raises(MasterKeyError):
+        await wrong.initialize()
+
+
+async def test_vault_with_passphrase(tmp_path: Path) -> None:
+    """Argon2id runs three times here: create, reopen, wrong passphrase."""
+    cfg = make_config(tmp_path, storage={"passphrase": "correct horse battery staple"})
+    vault = SecretVault(cfg)
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "k", "value-1234567890")
+    await vault.shutdown()
+    assert not Path(cfg.master_key_path).exists()
+    assert "correct horse" not in Path(cfg.storage_path).read_bytes().decode("latin-1")
+    again = SecretVault(
+        make_config(tmp_path, storage={"passphrase": "correct horse battery staple"})
+    )
+    await again.initialize()
+    try:
+        assert again.key_id == vault.key_id  # same passphrase + stored salt -> same key
+        assert (await again.get_secret("k"))[0] == "value-1234567890"
+    finally:
+        await again.shutdown()
+    wrong = SecretVault(make_config(tmp_path, storage={"passphrase": "Tr0ub4dor&3"}))
+    with pytest.raises(MasterKeyError):
+        await wrong.initialize()

@@ -232,3 +232,24 @@ async def test_grant_seen_by_other_instance_and_cache(open_vault) -> None:
 async def test_rbac_disabled_allows_everyone(vault: SecretVault) -> None:
     await vault.store_secret(SecretType.API_KEY, "open", V, created_by="anyone")
     assert (await vault.get_secret("open", user="stranger"))[0] == V
+
+
+async def test_admin_operations_need_global_admin(rbac: SecretVault, tmp_path) -> None:
+    await rbac.grant("bob", "developer", "*", user="root")
+    await rbac.grant("sam", "admin", "tag:payments", user="root")
+    backup = await rbac.backup(user="root")
+    for user in ("bob", "sam"):
+        with pytest.raises(AuthorizationError):
+            await rbac.backup(user=user)
+        with pytest.raises(AuthorizationError):
+            await rbac.restore(backup, user=user)
+        with pytest.raises(AuthorizationError):
+            await rbac.rekey(user=user)
+        with pytest.raises(AuthorizationError):
+            await rbac.get_access_log(user=user)
+        with pytest.raises(AuthorizationError):
+            await rbac.purge_audit(user=user)
+    log = await rbac.get_access_log(user="root")
+    denied = {(e.user, e.action) for e in log.entries if not e.success}
+    assert {("bob", "backup"), ("bob", "restore"), ("bob", "rekey")} <= denied
+    assert {("sam", "backup"), ("sam", "restore"), ("sam", "rekey")} <= denied
