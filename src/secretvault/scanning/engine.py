@@ -27,41 +27,50 @@ from secretvault.scanning.rules.base import Rule
 WHOLE_BUFFER = -1  # marker: verify a multiline rule over the whole buffer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CompiledRule:
-    """A rule ready to run: bytes regex, lowercase bytes keywords and a few flags."""
+    """A rule ready to run: bytes regex (compiled on first use), bytes keywords, flags."""
 
     index: int
     rule: Rule
-    pattern: re.Pattern[bytes]
     keywords: tuple[bytes, ...]
     multiline: bool
     generic: bool
     config_only: bool
-    secret_group: int | str
     hs_regex: str
+    _pattern: re.Pattern[bytes] | None = None
+    _group: int | str = 0
+
+    @property
+    def pattern(self) -> re.Pattern[bytes]:
+        """The verification regex (bytes, ASCII semantics like Hyperscan)."""
+        if self._pattern is None:
+            flags = re.MULTILINE | (re.IGNORECASE if self.rule.case_insensitive else 0)
+            pattern = re.compile(self.rule.regex.encode("utf-8"), flags)
+            if "secret" in pattern.groupindex:
+                self._group = "secret"
+            elif pattern.groups == 1:
+                self._group = 1
+            self._pattern = pattern
+        return self._pattern
+
+    @property
+    def secret_group(self) -> int | str:
+        """Group holding the secret: ``secret``, the only group, or the whole match."""
+        _ = self.pattern
+        return self._group
 
 
 def compile_rule(index: int, rule: Rule) -> CompiledRule:
-    """Compile ``rule`` for verification (bytes, ASCII semantics like Hyperscan)."""
-    flags = re.MULTILINE | (re.IGNORECASE if rule.case_insensitive else 0)
-    pattern = re.compile(rule.regex.encode("utf-8"), flags)
-    if "secret" in pattern.groupindex:
-        group: int | str = "secret"
-    elif pattern.groups == 1:
-        group = 1
-    else:
-        group = 0
+    """Prepare ``rule``; its regex compiles lazily, when a line first needs verifying."""
     multiline = "multiline" in rule.tags or "\\n" in rule.regex or "[\\s\\S]" in rule.regex
     return CompiledRule(
         index=index,
         rule=rule,
-        pattern=pattern,
         keywords=tuple(k.lower().encode("utf-8") for k in rule.keywords if k),
         multiline=multiline,
         generic="generic" in rule.tags,
         config_only="config-only" in rule.tags,
-        secret_group=group,
         hs_regex=HS_PREFILTERS.get(rule.regex, rule.regex),
     )
 

@@ -7,9 +7,12 @@ secret, the line and the path without re-parsing anything.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 
@@ -29,6 +32,7 @@ Filter = Callable[[Candidate], bool]
 
 _TEMPLATE = re.compile(
     r"\$\{[^}]*\}?|\{\{.*\}?\}?|\$\([^)]*\)?|%\([^)]*\)|#\{[^}]*\}|%[A-Z_]+%|\{[0-9]*\}|%s"
+    r"|^\{[A-Za-z_][\w.]*\}$"
 )
 _ANGLE = re.compile(r"^<[^<>]+>$|<[A-Za-z_ -]+>")
 _PLACEHOLDER_WORDS = (
@@ -38,7 +42,7 @@ _PLACEHOLDER_WORDS = (
     "foobar", "lorem", "xxxx", "****", "....", "----", "____", "0000000", "1234567",
     "abcdef", "qwerty", "password", "passwd", "secret", "<", ">", "fake", "mock", "test",
     "sample", "invalid", "hunter2", "letmein", "welcome1", "p@ssw0rd", "s3cr3t", "none",
-    "null", "undefined",
+    "null", "undefined", "xyzzy", "foo", "bar", "baz",
 )
 _STRICT_PLACEHOLDER_WORDS = ("changeme", "change_me", "replace_me", "your_", "placeholder",
                              "redacted", "xxxxxx", "******", "<your", "dummy")
@@ -63,7 +67,10 @@ _FIXTURE_DIRS = frozenset(
     {"fixtures", "fixture", "testdata", "test_data", "__fixtures__", "__mocks__", "mocks",
      "__snapshots__", "snapshots", "examples", "example", "samples", "docs", "doc"}
 )
+_B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
+_WEAK_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
+_STRICT_RE = re.compile("|".join(re.escape(w) for w in _STRICT_PLACEHOLDER_WORDS))
 _SEQUENCES = ("abcdefgh", "01234567", "12345678", "23456789", "98765432", "zyxwvuts")
 
 
@@ -82,7 +89,7 @@ def is_template(c: Candidate) -> bool:
 def is_placeholder(c: Candidate) -> bool:
     """Unmistakable placeholders (``changeme``, ``xxxx…``, ``your_token``) in any rule's match."""
     v = _value(c).lower()
-    if any(w in v for w in _STRICT_PLACEHOLDER_WORDS):
+    if _STRICT_RE.search(v):
         return True
     return len(v) >= 6 and len(set(v)) <= 2
 
@@ -94,6 +101,8 @@ def is_documented_example(c: Candidate) -> bool:
 
 def is_embedded_in_blob(c: Candidate) -> bool:
     """The match sits inside a longer base64/minified run, so it is a coincidence."""
+    if len(c.line) - (c.end - c.start) < 32:
+        return False
     left = c.start
     while left > 0 and c.line[left - 1] in _B64:
         left -= 1
@@ -122,15 +131,24 @@ def is_hash_in_context(c: Candidate) -> bool:
     return bool(_HEX.match(v) and _SHA_CONTEXT.search(c.line))
 
 
+@lru_cache(maxsize=4096)
+def _path_facts(path: str) -> tuple[bool, bool, bool]:
+    """(lock file, minified file, fixture directory) for a path; cached per file."""
+    p = PurePosixPath(path)
+    name = p.name.lower()
+    lock = name in _LOCK_NAMES or name.endswith(".lock")
+    parts = {q.lower() for q in p.parts[:-1]}
+    return lock, ".min." in name, bool(parts & _FIXTURE_DIRS)
+
+
 def is_lock_file(c: Candidate) -> bool:
     """Package-manager lock files are full of hashes and never hold credentials."""
-    name = PurePosixPath(c.path).name.lower()
-    return name in _LOCK_NAMES or name.endswith(".lock")
+    return _path_facts(c.path)[0]
 
 
 def is_minified(c: Candidate) -> bool:
     """Minified code and very long lines (``*.min.js``, lines over 1,000 characters)."""
-    return len(c.line) > 1000 or ".min." in PurePosixPath(c.path).name
+    return len(c.line) > 1000 or _path_facts(c.path)[1]
 
 
 def is_env_lookup(c: Candidate) -> bool:
@@ -145,16 +163,27 @@ def is_public_key(c: Candidate) -> bool:
 
 def is_test_fixture(c: Candidate) -> bool:
     """Fixture, mock, sample and docs directories: generic matches there are examples."""
-    parts = {p.lower() for p in PurePosixPath(c.path).parts[:-1]}
-    return bool(parts & _FIXTURE_DIRS)
+    return _path_facts(c.path)[2]
+
+
+def _decoded_text(v: str) -> str:
+    """``v`` base64-decoded when that gives printable ASCII text, else empty."""
+    if len(v) < 8 or len(v) % 4 or not _B64_VALUE.match(v):
+        return ""
+    try:
+        raw = base64.b64decode(v, validate=True)
+    except (ValueError, binascii.Error):
+        return ""
+    return raw.decode("ascii").lower() if raw.isascii() and raw.decode().isprintable() else ""
 
 
 def is_weak_placeholder(c: Candidate) -> bool:
-    """Generic-only: common placeholder words, sequences and test-ish values."""
-    v = _value(c).lower()
-    if any(w in v for w in _PLACEHOLDER_WORDS):
-        return True
-    return any(s in v for s in _SEQUENCES)
+    """Generic-only: placeholder words, sequences and test-ish values (also base64-encoded)."""
+    v = _value(c)
+    for text in (v.lower(), _decoded_text(v)):
+        if text and (_WEAK_RE.search(text) or any(s in text for s in _SEQUENCES)):
+            return True
+    return False
 
 
 COMMON: tuple[Filter, ...] = (
@@ -165,15 +194,15 @@ COMMON: tuple[Filter, ...] = (
 )
 
 GENERIC: tuple[Filter, ...] = (
+    is_lock_file,
+    is_test_fixture,
+    is_minified,
     is_weak_placeholder,
     is_uuid,
     is_git_sha,
     is_hash_in_context,
-    is_lock_file,
-    is_minified,
     is_env_lookup,
     is_public_key,
-    is_test_fixture,
 )
 
 

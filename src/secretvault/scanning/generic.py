@@ -61,7 +61,8 @@ _NOT_SECRET_LAST = frozenset(
      "key", "keys", "index", "ref", "reference", "source", "option", "options", "list",
      "template", "generator", "factory", "handler", "service", "client", "callback", "provided",
      "changed", "set", "exists", "storage", "cache", "lookup", "arn", "region", "user",
-     "username", "login", "email", "host", "port", "box", "form", "button", "icon"}
+     "username", "login", "email", "host", "port", "box", "form", "button", "icon", "backend",
+     "engine", "module", "mount", "plugin", "strategy", "schema", "config", "settings"}
 )
 _NOT_SECRET_ANY = frozenset(
     {"public", "publishable", "pub", "sha", "sha1", "sha256", "checksum", "md5", "fingerprint",
@@ -79,6 +80,8 @@ _WORDISH = re.compile(
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
 _PATHISH = re.compile(r"^(?:[~.]?/|[A-Za-z]:\\)|(?:\.(?:pem|key|json|txt|crt|p12|yaml|yml|env)$)")
 _FUNCISH = re.compile(r"[()\[\]]")
+_HEXONLY = re.compile(r"^[0-9a-f]+$|^[0-9A-F]+$")
+_IDENT_TOKENS = re.compile(r"[A-Z]?[a-z]+[0-9]{0,2}|[A-Z]+(?![a-z])[0-9]{0,2}|[0-9]+")
 _CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -208,11 +211,32 @@ def alnum_classes(value: str) -> int:
     )
 
 
+def is_identifier(value: str) -> bool:
+    """CamelCase / snake_case made of real-looking words (``OAuth2ClientSecretBackend``)."""
+    parts = [p for p in re.split(r"[_\-.:/]+", value) if p]
+    tokens = [t for p in parts for t in _IDENT_TOKENS.findall(p)]
+    if sum(map(len, tokens)) != sum(map(len, parts)) or len(tokens) < 2:
+        return False
+    words = [t for t in tokens if not t.isdigit()]
+    return bool(words) and all(len(t.rstrip("0123456789")) >= 3 for t in words) and all(
+        _VOWELS.search(t) for t in words
+    )
+
+
+_VOWELS = re.compile(r"[aeiouyAEIOUY]")
+
+
 def looks_like_secret(value: str, kind: str) -> bool:
     """Strict value test: random enough, not an identifier, path, call or sentence."""
+    if len(value) < (6 if kind == "password" else 12 if kind == "secret" else 20):
+        return False
     if _WORDISH.match(value) or _DOTTED.match(value) or _PATHISH.search(value):
         return False
     if _FUNCISH.search(value) or value.startswith(("$", "%", "&", "*", "!", "@", "#")):
+        return False
+    if kind != "password" and _HEXONLY.match(value) and len(value) < 32:
+        return False
+    if is_identifier(value):
         return False
     classes = char_classes(value)
     entropy = shannon_entropy(value)

@@ -100,11 +100,31 @@ def _priority(m: RawMatch) -> tuple[int, int, float, int, int]:
     )
 
 
-def dedupe(matches: list[RawMatch]) -> list[RawMatch]:
+@dataclass(frozen=True, slots=True)
+class Veto:
+    """A span a provider rule recognised but rejected (bad checksum, bad JWT header ...).
+
+    Generic detection must not report it: the specific rule knows better.
+    """
+
+    path: str
+    line_number: int
+    column: int
+    end_column: int
+
+
+def dedupe(matches: list[RawMatch], vetoes: Iterable[Veto] = ()) -> list[RawMatch]:
     """Keep one match per overlapping span on a line: known > provider > generic."""
     kept: list[RawMatch] = []
     spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    vetoed: dict[tuple[str, int], list[tuple[int, int]]] = {}
+    for v in vetoes:
+        vetoed.setdefault((v.path, v.line_number), []).append((v.column, v.end_column))
     for m in sorted(matches, key=_priority):
+        if m.generic and any(
+            m.column < e and s < m.end_column for s, e in vetoed.get((m.path, m.line_number), ())
+        ):
+            continue
         taken = spans.setdefault((m.path, m.line_number), [])
         if any(m.column < e and s < m.end_column for s, e in taken):
             continue
@@ -185,10 +205,16 @@ class Scanner:
                 continue
             for ls in starts:
                 found.extend(self._verify_line(cr, data, ls))
-        out = [m for m in self._materialise(found, data, path, first_line, line_numbers) if m]
+        out: list[RawMatch] = []
+        vetoes: list[Veto] = []
+        for m in self._materialise(found, data, path, first_line, line_numbers):
+            if isinstance(m, RawMatch):
+                out.append(m)
+            elif m is not None:
+                vetoes.append(m)
         if self.known is not None:
             out.extend(self.known.find(data, path, first_line, line_numbers))
-        return dedupe(out)
+        return dedupe(out, vetoes)
 
     def _verify_line(self, cr: CompiledRule, data: bytes, ls: int) -> list[Hit]:
         le = data.find(b"\n", ls)
@@ -210,7 +236,7 @@ class Scanner:
         path: str,
         first_line: int,
         line_numbers: Sequence[int] | None,
-    ) -> Iterable[RawMatch | None]:
+    ) -> Iterable[RawMatch | Veto | None]:
         if not found:
             return
         found.sort(key=lambda t: (t[1], t[2], t[0].index))
@@ -232,19 +258,13 @@ class Scanner:
         path: str,
         lineno: int,
         name_b: bytes | None,
-    ) -> RawMatch | None:
+    ) -> RawMatch | Veto | None:
         line = line_b.decode("utf-8", "replace")
         col = len(line_b[:s].decode("utf-8", "replace"))
         secret = secret_b.decode("utf-8", "replace")
         if not secret or has_pragma(line):
             return None
         rule = cr.rule
-        end_col = col + len(secret)
-        cand = filters.Candidate(secret, line, path, col, min(end_col, len(line)), rule.id)
-        if filters.dropped_by(cand, cr.generic):
-            return None
-        if rule.validate is not None and not rule.validate(secret):
-            return None
         stype, name = rule.secret_type, None
         if cr.generic:
             name = (name_b or b"").decode("utf-8", "replace")
@@ -254,11 +274,17 @@ class Scanner:
             stype = accepted
             if self.secret_types is not None and stype not in self.secret_types:
                 return None
+        end_col = col + len(secret)
+        cand = filters.Candidate(secret, line, path, col, min(end_col, len(line)), rule.id)
+        if filters.dropped_by(cand, cr.generic):
+            return None
+        if rule.validate is not None and not rule.validate(secret):
+            return Veto(path, lineno, col + 1, end_col + 1)
         if self.allowlist.secret_allowed(secret, rule.id):
             return None
         raw = RawMatch(rule.id, rule.description, stype, rule.severity, rule.confidence, path,
                        lineno, col + 1, end_col + 1, secret, cr.generic, name)
-        if raw.fingerprint in self.allowlist.fingerprints:
+        if self.allowlist.fingerprints and raw.fingerprint in self.allowlist.fingerprints:
             return None
         return raw
 
