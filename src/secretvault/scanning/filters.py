@@ -65,7 +65,7 @@ _LOCK_NAMES = frozenset(
 )
 _FIXTURE_DIRS = frozenset(
     {"fixtures", "fixture", "testdata", "test_data", "__fixtures__", "__mocks__", "mocks",
-     "__snapshots__", "snapshots", "examples", "example", "samples", "docs", "doc"}
+     "__snapshots__", "snapshots", "examples", "example", "samples"}
 )
 _B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
@@ -162,7 +162,7 @@ def is_public_key(c: Candidate) -> bool:
 
 
 def is_test_fixture(c: Candidate) -> bool:
-    """Fixture, mock, sample and docs directories: generic matches there are examples."""
+    """Fixture, mock and sample directories: generic matches there are examples."""
     return _path_facts(c.path)[2]
 
 

@@ -34,13 +34,14 @@ _NAME = r"(?P<name>[A-Za-z_$@][\w.$@-]{0,80})"
 _OP = r"[\"']?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
 _QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?([\"'`])(?P<secret>[^\"'`\s\\]{6,200})[\"'`]"
 _UNQUOTED = (
-    r"^\s*(?:export\s+|set\s+|ENV\s+|-\s+)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
-    r"(?P<secret>[^\s\"'`#;,{}\[\]()<>]{6,200})\s*(?:[#;].*)?$"
+    r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
+    r"(?P<secret>[^\s\"'`#;,{}\[\]()<>]{6,200})\s*(?:`|(?:[#;].*)?$)"
 )
 
 _CONFIG_SUFFIXES = frozenset(
     {".env", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".properties", ".sh", ".bash", ".zsh",
-     ".toml", ".envrc", ".txt", ".config", ".tfvars", ".dockerfile"}
+     ".toml", ".envrc", ".txt", ".config", ".tfvars", ".dockerfile", ".md", ".rst", ".adoc",
+     ".mdx", ".markdown"}
 )
 _CONFIG_NAMES = frozenset({".env", "dockerfile", ".npmrc", ".pypirc", ".netrc", "env"})
 
@@ -78,7 +79,10 @@ _WORDISH = re.compile(
     r"^[a-z]+(?:[_\-. ][a-z]+)*[_\-. ]?$|^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*$|^[A-Z][A-Z_]+$"
 )
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
-_PATHISH = re.compile(r"^(?:[~.]?/|[A-Za-z]:\\)|(?:\.(?:pem|key|json|txt|crt|p12|yaml|yml|env)$)")
+_PATHISH = re.compile(
+    r"^(?:~|\.{1,2})?/[a-z0-9._-]*(?:/[a-z0-9._-]*)*$|^[A-Za-z]:\\|"
+    r"\.(?:pem|key|json|txt|crt|p12|yaml|yml|env|pub|der|jks|keystore)$"
+)
 _FUNCISH = re.compile(r"[()\[\]]")
 _HEXONLY = re.compile(r"^[0-9a-f]+$|^[0-9A-F]+$")
 _IDENT_TOKENS = re.compile(r"[A-Z]?[a-z]+[0-9]{0,2}|[A-Z]+(?![a-z])[0-9]{0,2}|[0-9]+")
@@ -166,9 +170,8 @@ def name_kind(name: str) -> str | None:
         return None
     if any(t in _PASSWORD_TOKENS for t in tokens):
         return "password"
-    if tokens[-1] == "key" or "key" in tokens:
-        i = len(tokens) - 1 - tokens[::-1].index("key")
-        if i > 0 and tokens[i - 1] in _KEY_QUALIFIERS:
+    if tokens[-1] == "key":
+        if len(tokens) > 1 and tokens[-2] in _KEY_QUALIFIERS:
             return "secret"
         return "key"
     if any(t in _STRONG_TOKENS or t.endswith(("secret", "token", "apikey")) for t in tokens):
@@ -217,9 +220,13 @@ def is_identifier(value: str) -> bool:
     tokens = [t for p in parts for t in _IDENT_TOKENS.findall(p)]
     if sum(map(len, tokens)) != sum(map(len, parts)) or len(tokens) < 2:
         return False
-    words = [t for t in tokens if not t.isdigit()]
-    return bool(words) and all(len(t.rstrip("0123456789")) >= 3 for t in words) and all(
-        _VOWELS.search(t) for t in words
+    words = [t.rstrip("0123456789") for t in tokens if not t.isdigit()]
+    acronyms = [w for w in words if w.isupper()]
+    real = [w for w in words if not w.isupper()]
+    if len(real) < 1 or any(len(w) > 6 for w in acronyms):
+        return False
+    return all(len(w) >= 3 and _VOWELS.search(w) for w in real) and (
+        len(real) >= 2 or bool(acronyms)
     )
 
 
@@ -232,7 +239,7 @@ def looks_like_secret(value: str, kind: str) -> bool:
         return False
     if _WORDISH.match(value) or _DOTTED.match(value) or _PATHISH.search(value):
         return False
-    if _FUNCISH.search(value) or value.startswith(("$", "%", "&", "*", "!", "@", "#")):
+    if _FUNCISH.search(value) or value.startswith("$"):
         return False
     if kind != "password" and _HEXONLY.match(value) and len(value) < 32:
         return False
