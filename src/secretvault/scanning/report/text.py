@@ -11,33 +11,56 @@ STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "
          Severity.LOW: "cyan"}
 
 
-def to_text(report: SecretScanReport, *, color: bool = False) -> str:
-    """Render the report as text (ANSI colours when ``color``)."""
-    from rich.console import Console
-    from rich.text import Text
+class _Plain:
+    """The few rich.Text methods ``to_text`` uses, without importing rich (fast CLI path)."""
 
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts = [text]
+
+    def append(self, text: str, style: str = "") -> None:
+        self.parts.append(text)
+
+    def __str__(self) -> str:
+        return "".join(self.parts)
+
+
+def _extra(f: SecretFinding) -> str:
+    extra = []
+    if f.known_secret:
+        extra.append(f"vault secret {f.known_secret}")
+    if f.commit:
+        extra.append(f"commit {f.commit[:12]} {f.author or ''} {f.date or ''}".strip())
+    return "  (" + "; ".join(extra) + ")" if extra else ""
+
+
+def to_text(report: SecretScanReport, *, color: bool = False) -> str:
+    """Render the report as text (ANSI colours via rich when ``color``)."""
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=color, no_color=not color, width=120,
-                      highlight=False)
+    if color:
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(file=buf, force_terminal=True, width=120, highlight=False)
+        emit = console.print
+        make: type = Text
+    else:
+        def emit(obj: object = "") -> None:
+            buf.write(f"{obj}\n")
+
+        make = _Plain
     by_file: dict[str, list[SecretFinding]] = defaultdict(list)
     for f in report.findings:
         by_file[f.file_path].append(f)
     for path in sorted(by_file):
-        console.print(Text(path, style="bold underline"))
+        emit(make(path, style="bold underline"))
         for f in by_file[path]:
-            line = Text("  ")
+            line = make("  ")
             line.append(f"{f.line_number}:{f.column}".ljust(10))
             line.append(f"{f.severity.value.upper():<9}", style=STYLE[f.severity])
             line.append(f"{f.rule_id:<28} {f.match}")
-            extra = []
-            if f.known_secret:
-                extra.append(f"vault secret {f.known_secret}")
-            if f.commit:
-                extra.append(f"commit {f.commit[:12]} {f.author or ''} {f.date or ''}".strip())
-            if extra:
-                line.append("  (" + "; ".join(extra) + ")", style="dim")
-            console.print(line)
-        console.print()
+            line.append(_extra(f), style="dim")
+            emit(line)
+        emit()
     summary = (
         f"Scanned {report.files_scanned} files ({report.bytes_scanned / 1e6:.1f} MB) "
         f"in {report.duration_seconds:.2f}s with {report.engine or 'n/a'}: "
@@ -45,6 +68,5 @@ def to_text(report: SecretScanReport, *, color: bool = False) -> str:
         f"{report.high_count}, medium {report.medium_count}, low {report.low_count})"
     )
     style = "bold red" if report.total_findings else "bold green"
-    console.print(Text(summary if report.total_findings else "No secrets found. " + summary,
-                       style=style))
+    emit(make(summary if report.total_findings else "No secrets found. " + summary, style=style))
     return buf.getvalue()
