@@ -85,7 +85,10 @@ def test_catalogue_sources_scan_clean() -> None:
     hits = []
     for path in files:
         text = path.read_text(encoding="utf-8")
+        low = text.lower()
         for rule, pattern in compiled:
+            if not any(k in low for k in rule.keywords):
+                continue  # the engine's keyword prefilter would not try this rule either
             for m in pattern.finditer(text):
                 secret = m.group("secret") if "secret" in pattern.groupindex else m.group(0)
                 if rule.validate is None or rule.validate(secret):
