@@ -236,6 +236,21 @@ async def test_instance_opened_before_rekey_can_write_after_it(open_vault) -> No
     assert (await a.get_secret("w2"))[0] == fresh
 
 
+async def test_backup_from_before_rekey_needs_the_retired_key(open_vault) -> None:
+    a = await open_vault()
+    await a.store_secret(SecretType.API_KEY, "k", "value-1234567890")
+    old_id = a.key_id
+    backup = await a.backup()
+    await a.rekey()
+    await a.store_secret(SecretType.API_KEY, "k2", "value-2234567890")
+    before = _snapshot(a)
+    with pytest.raises(MasterKeyError) as info:
+        await a.restore(backup)
+    assert old_id in str(info.value)
+    assert f"master.key.{old_id}"[: len("master.key.")] in str(info.value)
+    assert _snapshot(a) == before
+
+
 async def test_old_key_after_rekey_is_refused_as_retired(open_vault) -> None:
     a = await open_vault()
     await a.store_secret(SecretType.API_KEY, "r", "value-1234567890")
@@ -378,8 +393,21 @@ async def test_vault_with_base64_key_setting(tmp_path: Path) -> None:
         await wrong.initialize()
 
 
-async def test_vault_with_passphrase(tmp_path: Path) -> None:
-    """Argon2id runs three times here: create, reopen, wrong passphrase."""
+async def test_vault_with_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vault's passphrase plumbing (salt stored once, same key on reopen, wrong phrase
+    refused). Argon2id itself is exercised at full cost in test_crypto; here it runs with a
+    small memory cost so three derivations stay fast."""
+    import argon2.low_level
+
+    real = argon2.low_level.hash_secret_raw
+    calls: list[bytes] = []
+
+    def cheap(secret: bytes, salt: bytes, **kw: object) -> bytes:
+        calls.append(salt)
+        kw.update(memory_cost=1024, time_cost=1)
+        return real(secret, salt, **kw)
+
+    monkeypatch.setattr(argon2.low_level, "hash_secret_raw", cheap)
     cfg = make_config(tmp_path, storage={"passphrase": "correct horse battery staple"})
     vault = SecretVault(cfg)
     await vault.initialize()
@@ -399,3 +427,5 @@ async def test_vault_with_passphrase(tmp_path: Path) -> None:
     wrong = SecretVault(make_config(tmp_path, storage={"passphrase": "Tr0ub4dor&3"}))
     with pytest.raises(MasterKeyError):
         await wrong.initialize()
+    assert len(calls) == 3 and len(set(calls)) == 1  # one salt, created once and stored
+    assert len(calls[0]) == 16

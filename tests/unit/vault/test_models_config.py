@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from vaulttest_helpers import make_config
 
 from secretvault import (
     AccessLevel,
@@ -532,8 +531,3 @@ async def test_create_vault_from_cwd_settings(in_tmp: Path) -> None:
         assert rec.metadata.rotation_days == 30
     finally:
         await vault.shutdown()
-
-
-def test_make_config_helper_paths(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path)
-    assert cfg.storage_path.startswith(str(tmp_path))

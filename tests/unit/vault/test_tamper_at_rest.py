@@ -69,6 +69,11 @@ async def test_bit_flip_in_ciphertext(vault: SecretVault, where: str) -> None:
     ct[pos] ^= 0x01
     _set_envelope(vault, "flip", 1, ciphertext=bytes(ct))
     await _expect_refused(vault, "flip", [value])
+    # the refused read is audited as a failure, and the audit chain itself is intact
+    last = (await vault.get_access_log("flip")).entries[-1]
+    assert (last.action, last.success) == ("read", False)
+    assert "SecretDecryptionError" in (last.reason or "")
+    assert (await vault.verify_audit()).ok
 
 
 @pytest.mark.parametrize("column", ["nonce", "salt"])

@@ -138,7 +138,7 @@ async def test_not_found(vault: SecretVault) -> None:
             await vault.get_secret("present", version=version)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(name=NAMES)
 def test_any_name_validates_or_raises_invalid_name(name: str) -> None:
     try:
@@ -636,6 +636,35 @@ async def test_rotate_verifier_raising(vault: SecretVault) -> None:
     assert new not in result.error
     value, rec = await vault.get_secret("raise")
     assert (value, rec.status) == (old, SecretStatus.ACTIVE)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: vault.py:637 update_secret numbers the new version metadata.version + 1, "
+    "which is the pending rotation's version, so an update during a rotation dies with a raw "
+    "sqlite3.IntegrityError (the conflict handling in _finish_rotation is never reached)",
+)
+async def test_rotation_conflicting_with_concurrent_update(open_vault) -> None:
+    """Another writer updates the secret while the rotation is verifying: the update wins, the
+    pending version is dropped and the rotation reports failure."""
+    a = await open_vault()
+    b = await open_vault()
+    await a.store_secret(SecretType.API_KEY, "race", "value-original-0001")
+    concurrent = distinctive("concurrent")
+
+    async def verifier(value: str, record: SecretRecord) -> bool:
+        await b.update_secret("race", concurrent)
+        return True
+
+    a.register_verifier("race", verifier)
+    result = await a.rotate_secret("race", new_value=distinctive("rotated"))
+    assert result.success is False
+    assert result.rolled_back is True
+    assert result.error
+    value, rec = await b.get_secret("race")
+    assert (value, rec.status) == (concurrent, SecretStatus.ACTIVE)
+    assert "pending" not in [h.stage for h in await a.history("race")]
+    assert "conflict" in result.error or "updated during rotation" in result.error
 
 
 async def test_rotate_non_rotatable_type(vault: SecretVault) -> None:
