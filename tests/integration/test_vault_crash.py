@@ -13,6 +13,7 @@ import os
 import random
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -271,3 +272,97 @@ async def test_sigkill_during_rotation_is_rolled_back_on_next_open(tmp_path: Pat
         assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
+
+
+REKEY_AND_DIE = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    import secretvault.backends.local as local
+    import secretvault.vault as sv
+
+    vault_dir, point = sys.argv[1], sys.argv[2]
+
+    def die(*_a, **_k):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if point == "inside-transaction":  # while re-wrapping versions: nothing committed
+        local.LocalTransaction.rewrap = die
+    elif point == "after-commit":  # committed, key files not swapped yet
+        sv.SecretVault._retire_key_file = die
+    elif point == "after-retire":  # old key moved to backups/, new key still master.key.next
+        retire = sv.SecretVault._retire_key_file
+
+        def retire_then_die(self, key_path, old):
+            retire(self, key_path, old)
+            die()
+
+        sv.SecretVault._retire_key_file = retire_then_die
+
+    async def main():
+        vault = sv.SecretVault(
+            sv.SecretsConfig(
+                storage_path=os.path.join(vault_dir, "vault.db"),
+                master_key_path=os.path.join(vault_dir, "master.key"),
+            )
+        )
+        await vault.initialize(create=False)
+        await vault.rekey(user="rekeyer")
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("point", ["inside-transaction", "after-commit", "after-retire"])
+@pytest.mark.timeout(60)
+async def test_sigkill_during_rekey_recovers_on_next_open(tmp_path: Path, point: str) -> None:
+    """A rekey killed at any point leaves a vault that opens and reads every version."""
+    vault_dir = tmp_path / "vault"
+    values = {("a", 1): "a-one", ("a", 2): "a-two", ("b", 1): "b-one"}
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "a", "a-one")
+    await vault.update_secret("a", "a-two")
+    await vault.store_secret(SecretType.API_KEY, "b", "b-one")
+    old_id = vault.key_id
+    await vault.shutdown()
+    key_file = vault_dir / "master.key"
+    old_key = key_file.read_bytes()
+
+    script = tmp_path / "rekey.py"
+    script.write_text(REKEY_AND_DIE, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script), str(vault_dir), point],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=30,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    committed = point != "inside-transaction"
+    assert (vault_dir / "master.key.next").exists()
+
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize(create=False)
+    try:
+        assert (vault.key_id != old_id) is committed
+        for (name, version), value in values.items():
+            got, _ = await vault.get_secret(name, version=version)
+            assert got == value, (name, version)
+        actions = [e.action for e in (await vault.get_access_log()).entries]
+        assert ("rekey" in actions) is committed
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
+
+    # The key files end up consistent: no leftover .next, master.key 0400 is the key in use,
+    # and after a committed rekey the old key is kept in backups/ (older backups need it).
+    assert not (vault_dir / "master.key.next").exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o400
+    retired = vault_dir / "backups" / f"master.key.{old_id}"
+    if committed:
+        assert key_file.read_bytes() != old_key
+        assert retired.read_bytes() == old_key
+    else:
+        assert key_file.read_bytes() == old_key
+        assert not retired.exists()
