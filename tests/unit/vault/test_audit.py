@@ -339,6 +339,25 @@ async def test_purge_audit_keeps_chain_verifiable(
     assert not report.ok and report.first_bad_seq == old_count + 1
 
 
+async def test_purge_audit_uses_configured_retention(
+    open_vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = await open_vault(access_log_retention_days=3)
+    await _populate(vault)
+    n = len(_rows(vault))
+    time.sleep(0.01)
+    mid = datetime.now(UTC)
+    time.sleep(0.01)
+    await vault.get_secret("a", user="late")
+    monkeypatch.setattr(vault_mod, "utcnow", lambda: mid + timedelta(days=3))
+    assert await vault.purge_audit() == n
+    monkeypatch.setattr(vault_mod, "utcnow", lambda: mid + timedelta(days=2, hours=23))
+    assert await vault.purge_audit() == 0
+    monkeypatch.undo()
+    assert [r[2] for r in _rows(vault)] == ["late", "system", "system"]
+    assert (await vault.verify_audit()).ok
+
+
 async def test_purge_audit_anchor_tamper_detected(
     vault: SecretVault, monkeypatch: pytest.MonkeyPatch
 ) -> None:

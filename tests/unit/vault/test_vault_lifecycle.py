@@ -491,6 +491,21 @@ async def test_expired_secret_reactivated_by_new_expiry_and_rotation(vault: Secr
     assert (value, rec.status) == ("value-3234567890", SecretStatus.ACTIVE)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: vault.py:816 list_secrets filters and reports the stored status; expiry is only "
+    "persisted when get_secret reads the secret, so a secret past expires_at is listed as ACTIVE "
+    "(and missing from status=EXPIRED) until someone reads it",
+)
+async def test_list_reports_expired_without_a_prior_read(vault: SecretVault) -> None:
+    await vault.store_secret(
+        SecretType.API_KEY, "stale", "value-1234567890", expires_at=datetime.now() - timedelta(1)
+    )
+    await vault.store_secret(SecretType.API_KEY, "fresh", "value-1234567890")
+    assert [r.name for r in await vault.list_secrets(status=SecretStatus.ACTIVE)] == ["fresh"]
+    assert [r.name for r in await vault.list_secrets(status=SecretStatus.EXPIRED)] == ["stale"]
+
+
 # -- versions ----------------------------------------------------------------------------------
 
 
