@@ -340,3 +340,142 @@ async def test_opening_the_vault_does_not_break_a_rotation_in_another_process(
         assert record.metadata.version == result["new_version"]
     finally:
         await vault.shutdown()
+
+
+REKEYER = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    import secretvault.vault as sv
+
+    vault_dir, point = sys.argv[1], sys.argv[2]
+
+    def pause():
+        # Hold the rekey here (as a slow disk or a busy write lock would) until released.
+        open(os.path.join(vault_dir, "paused"), "w").close()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(vault_dir, "release")):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+
+    if point == "before-transaction":  # master.key.next written, re-wrap not started
+        create = sv.create_key_file
+
+        def create_then_pause(path, key=None):
+            made = create(path, key)
+            pause()
+            return made
+
+        sv.create_key_file = create_then_pause
+    else:  # "after-commit": every row re-wrapped and committed, key files not swapped yet
+        retire = sv.SecretVault._retire_key_file
+
+        def pause_then_retire(self, key_path, old):
+            pause()
+            return retire(self, key_path, old)
+
+        sv.SecretVault._retire_key_file = pause_then_retire
+
+    async def main():
+        vault = sv.SecretVault(
+            sv.SecretsConfig(
+                storage_path=os.path.join(vault_dir, "vault.db"),
+                master_key_path=os.path.join(vault_dir, "master.key"),
+            )
+        )
+        await vault.initialize(create=False)
+        try:
+            new_id = await vault.rekey(user="rekeyer")
+            print(json.dumps({"ok": True, "new_id": new_id}))
+        except Exception as exc:
+            print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}))
+        finally:
+            await vault.shutdown()
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        pytest.param(
+            "before-transaction",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="BUG: a process opening the vault while a rekey has written "
+                "master.key.next but not yet committed deletes master.key.next "
+                "(vault.py SecretVault._finish_rekey_rename: 'the rekey did not commit'); the "
+                "rekey then commits and every secret is encrypted under a key that no longer "
+                "exists on disk",
+            ),
+        ),
+        pytest.param(
+            "after-commit",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="BUG: a process opening the vault after a rekey committed but before it "
+                "swapped the key files completes the swap itself (vault.py "
+                "SecretVault._finish_rekey_rename); the rekeying process then moves the NEW key "
+                "to backups/master.key.<old id> (overwriting the old key) and fails: "
+                "master.key is gone",
+            ),
+        ),
+    ],
+)
+@pytest.mark.timeout(60)
+async def test_opening_the_vault_during_a_rekey_in_another_process(
+    tmp_path: Path, point: str
+) -> None:
+    vault_dir = tmp_path / "vault"
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "kept", "kept-value")
+    old_id = vault.key_id
+    await vault.shutdown()
+    old_key = (vault_dir / "master.key").read_bytes()
+
+    script = tmp_path / "rekeyer.py"
+    script.write_text(REKEYER, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(vault_dir), point],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (vault_dir / "paused").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # Another process (this one) starts up and reads a secret meanwhile.
+        other = SecretVault(_config(vault_dir))
+        await other.initialize(create=False)
+        try:
+            assert (await other.get_secret("kept"))[0] == "kept-value"
+        finally:
+            await other.shutdown()
+        (vault_dir / "release").touch()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+
+    # Whatever the rekey reported, the vault must still open and read with the files on disk,
+    # and the old key must still be available for older backups.
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize(create=False)
+    try:
+        assert (await vault.get_secret("kept"))[0] == "kept-value"
+        if vault.key_id != old_id:
+            assert (vault_dir / "backups" / f"master.key.{old_id}").read_bytes() == old_key
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
+    result = json.loads(out)
+    assert result["ok"], result
