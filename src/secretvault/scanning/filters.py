@@ -32,7 +32,7 @@ Filter = Callable[[Candidate], bool]
 
 _TEMPLATE = re.compile(
     r"\$\{[^}]*\}?|\{\{.*\}?\}?|\$\([^)]*\)?|%\([^)]*\)|#\{[^}]*\}|%[A-Z_]+%|\{[0-9]*\}|%s"
-    r"|^\{[A-Za-z_][\w.]*\}$"
+    r"|\{[A-Za-z_][\w.\[\]'\"]*(?:\(\))?\}"
 )
 _ANGLE = re.compile(r"^<[^<>]+>$|<[A-Za-z_ -]+>")
 _PLACEHOLDER_WORDS = (
@@ -42,7 +42,7 @@ _PLACEHOLDER_WORDS = (
     "foobar", "lorem", "xxxx", "****", "....", "----", "____", "0000000", "1234567",
     "abcdef", "qwerty", "password", "passwd", "secret", "<", ">", "fake", "mock", "test",
     "sample", "invalid", "hunter2", "letmein", "welcome1", "p@ssw0rd", "s3cr3t", "none",
-    "null", "undefined", "xyzzy", "foo", "bar", "baz",
+    "null", "undefined", "xyzzy", "foo", "bar", "baz", "...", "\u2026",
 )
 _STRICT_PLACEHOLDER_WORDS = ("changeme", "change_me", "replace_me", "your_", "placeholder",
                              "redacted", "xxxxxx", "******", "<your", "dummy")
@@ -177,9 +177,20 @@ def _decoded_text(v: str) -> str:
     return raw.decode("ascii").lower() if raw.isascii() and raw.decode().isprintable() else ""
 
 
+_LEET = str.maketrans("013457@$!", "oieastasi")
+_LEET_WORDS = re.compile("password|passwort|changeme|letmein|welcome|secret|qwerty|admin")
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
 def is_weak_placeholder(c: Candidate) -> bool:
-    """Generic-only: placeholder words, sequences and test-ish values (also base64-encoded)."""
+    """Generic-only: placeholder words (also leetspeak or base64-encoded), sequences, dates."""
     v = _value(c)
+    if _ISO_DATE.match(v):
+        return True
+    if _LEET_WORDS.search(v.lower().translate(_LEET)):
+        return True
     for text in (v.lower(), _decoded_text(v)):
         if text and (_WEAK_RE.search(text) or any(s in text for s in _SEQUENCES)):
             return True

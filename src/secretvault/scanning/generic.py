@@ -63,7 +63,8 @@ _NOT_SECRET_LAST = frozenset(
      "template", "generator", "factory", "handler", "service", "client", "callback", "provided",
      "changed", "set", "exists", "storage", "cache", "lookup", "arn", "region", "user",
      "username", "login", "email", "host", "port", "box", "form", "button", "icon", "backend",
-     "engine", "module", "mount", "plugin", "strategy", "schema", "config", "settings"}
+     "engine", "module", "mount", "plugin", "strategy", "schema", "config", "settings",
+     "used", "date", "time", "at", "last", "updated", "created", "age"}
 )
 _NOT_SECRET_ANY = frozenset(
     {"public", "publishable", "pub", "sha", "sha1", "sha256", "checksum", "md5", "fingerprint",
@@ -81,6 +82,7 @@ _WORDISH = re.compile(
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
 _PATHISH = re.compile(
     r"^(?:~|\.{1,2})?/[a-z0-9._-]*(?:/[a-z0-9._-]*)*$|^[A-Za-z]:\\|"
+    r"^[\w.-]+(?:/[\w.-]+)+\.[a-z]{2,5}$|"
     r"\.(?:pem|key|json|txt|crt|p12|yaml|yml|env|pub|der|jks|keystore)$"
 )
 _FUNCISH = re.compile(r"[()\[\]]")
@@ -223,9 +225,9 @@ def is_identifier(value: str) -> bool:
     words = [t.rstrip("0123456789") for t in tokens if not t.isdigit()]
     acronyms = [w for w in words if w.isupper()]
     real = [w for w in words if not w.isupper()]
-    if len(real) < 1 or any(len(w) > 6 for w in acronyms):
+    if len(real) < 1 or any(len(w) > 6 for w in acronyms) or max(map(len, real)) < 4:
         return False
-    return all(len(w) >= 3 and _VOWELS.search(w) for w in real) and (
+    return all(len(w) >= 2 and _VOWELS.search(w) for w in real) and (
         len(real) >= 2 or bool(acronyms)
     )
 
@@ -247,9 +249,10 @@ def looks_like_secret(value: str, kind: str) -> bool:
         return False
     classes = char_classes(value)
     entropy = shannon_entropy(value)
-    if kind == "password":
-        return 6 <= len(value) <= 128 and classes >= 2 and entropy >= 2.3
     mixed = alnum_classes(value)
+    if kind == "password":
+        strong = mixed >= 2 or (len(value) >= 16 and entropy >= 3.5)
+        return 6 <= len(value) <= 128 and classes >= 2 and entropy >= 2.3 and strong
     if kind == "key":
         return len(value) >= 20 and mixed >= 2 and entropy >= 3.5
     return len(value) >= 12 and mixed >= 2 and entropy >= 3.0

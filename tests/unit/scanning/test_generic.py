@@ -84,6 +84,15 @@ NEGATIVES = [
     ("app.min.js", 'var t={{apiToken:"{v}"}}'),
     ("a.py", 'password = "{short}"'),
     ("a.py", "password = {v}"),
+    ("a.py", 'result_key = f"{{self.operation_model.name}}Response"'),
+    ("a.py", 'password = f"{{registry_id}}-auth-token"'),
+    ("a.py", 'creds = {{"username": "admin", "password": "P@55w0rd!"}}'),
+    ("a.py", 'model = Model(password="IAmSensitive")'),
+    ("ex.json", '"PasswordLastUsed": "2016-09-08T21:47:36Z",'),
+    ("ex.json", '"S3Key": "my-app/5026-stage-150723_224258.war"'),
+    ("ex.json", '"PurchaseToken": "eyJ2IjoiMSIsInMiOjEsImMiOi...",'),
+    ("a.py", 'passwd = "geheim$parole"'),
+    ("a.py", '"encryption_key": "ZW5jcnlwdGlvbi1YWVpaWS00NDQ0"'),
 ]
 
 
