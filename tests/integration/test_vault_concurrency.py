@@ -39,7 +39,11 @@ CHILD = textwrap.dedent(
         storage_path=os.path.join(vault_dir, "vault.db"),
         master_key_path=os.path.join(vault_dir, "master.key"),
         max_versions=0,
+        cache_enabled=sys.argv[5] == "cache",
     )
+    # Without the cache: write-heavy. With it: read-heavy on a few hot names, so cache hits
+    # happen between other processes' writes (which must invalidate them).
+    create_p, update_p, read_p = (0.25, 0.60, 0.95) if sys.argv[5] != "cache" else (0.05, 0.2, 0.97)
     user = f"p{idx}"
 
     async def main():
@@ -57,13 +61,13 @@ CHILD = textwrap.dedent(
         for n in range(nops):
             roll = rng.random()
             try:
-                if roll < 0.25:
+                if roll < create_p:
                     name = f"c{idx}-{n}"
                     value = f"val|{name}|1|{idx}-{n}"
                     await vault.store_secret(SecretType.API_KEY, name, value, created_by=user)
                     known.append(name)
                     acks.append({"op": "create", "name": name, "version": 1, "value": value})
-                elif roll < 0.60:
+                elif roll < update_p:
                     name = rng.choice(known)
                     value = f"val|{name}|{idx}-{n}"
                     rec = await vault.update_secret(name, value, user=user)
@@ -71,8 +75,8 @@ CHILD = textwrap.dedent(
                         {"op": "update", "name": name, "version": rec.metadata.version,
                          "value": value}
                     )
-                elif roll < 0.95:
-                    name = rng.choice(known)
+                elif roll < read_p:
+                    name = rng.choice(known if roll < 0.8 or not cfg.cache_enabled else seeds[:3])
                     value, rec = await vault.get_secret(name, user=user)
                     acks.append(
                         {"op": "read", "name": name, "version": rec.metadata.version,
@@ -128,7 +132,7 @@ async def _seed(vault_dir: Path) -> list[str]:
     return names
 
 
-def _run_children(tmp_path: Path, vault_dir: Path, seeds: list[str]) -> list[dict]:
+def _run_children(tmp_path: Path, vault_dir: Path, seeds: list[str], cache: bool) -> list[dict]:
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
     procs = []
@@ -142,6 +146,7 @@ def _run_children(tmp_path: Path, vault_dir: Path, seeds: list[str]) -> list[dic
                     str(i),
                     str(N_OPS),
                     json.dumps(seeds),
+                    "cache" if cache else "no-cache",
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -172,12 +177,17 @@ def _run_children(tmp_path: Path, vault_dir: Path, seeds: list[str]) -> list[dic
                 p.wait()
 
 
+@pytest.mark.parametrize("cache", [False, True], ids=["no-cache", "cache"])
 @pytest.mark.timeout(120)
-async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(tmp_path: Path) -> None:
+async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
+    tmp_path: Path, cache: bool
+) -> None:
+    """With ``cache_enabled`` the cache must never serve a value another process replaced, and
+    its write-behind audit entries must all be flushed by ``shutdown``."""
     vault_dir = tmp_path / "vault"
     seeds = await _seed(vault_dir)
     t0 = time.monotonic()
-    results = _run_children(tmp_path, vault_dir, seeds)
+    results = _run_children(tmp_path, vault_dir, seeds, cache)
     wall = time.monotonic() - t0
 
     # 1. No child saw any error (in particular no "database is locked" / BackendUnavailable).
@@ -221,6 +231,8 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(tmp_path:
         assert report.ok, report
         entries = (await vault.get_access_log()).entries
         assert all(e.success for e in entries), [e for e in entries if not e.success][:3]
+        if cache:  # the cache was really exercised (its hits are audited as reason "cache")
+            assert sum(1 for e in entries if e.reason == "cache") > 0
         action_names = {"create": "create", "update": "update", "read": "read", "list": "list"}
         expected = Counter({"create": len(seeds)})
         for r in results:
@@ -253,6 +265,15 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(tmp_path:
         # 4. Every read returned exactly the value acknowledged for the version it reported.
         for a in reads:
             assert writes[(a["name"], a["version"])] == a["value"], a
+        # 5. Per process: reads never go back in time, and a process reads its own writes.
+        for i, r in enumerate(results):
+            seen: dict[str, int] = {}
+            for a in r["acks"]:
+                if "name" not in a:
+                    continue
+                if a["op"] == "read":
+                    assert a["version"] >= seen.get(a["name"], 0), (i, a, seen[a["name"]])
+                seen[a["name"]] = max(seen.get(a["name"], 0), a["version"])
         assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
