@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import secrets
 import shutil
 import socket
@@ -121,6 +122,7 @@ class CliStat:
     min_ms: float
     max_ms: float
     python_startup_p50_ms: float
+    cpu_p50_ms: float = 0.0
     hyperfine_median_ms: float | None = None
     hyperfine_min_ms: float | None = None
     hyperfine_error: str | None = None
@@ -347,7 +349,7 @@ def bao_version() -> str:
         out = subprocess.run(
             [_bao_binary(), "version"], capture_output=True, text=True, timeout=10, check=False
         )
-        return out.stdout.strip().splitlines()[0] if out.stdout.strip() else "?"
+        return " ".join(out.stdout.split()[:2]) or "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
 
@@ -404,12 +406,19 @@ def _clean_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def _wall_ms(argv: list[str], cwd: Path, env: dict[str, str], runs: int) -> list[float]:
+def _wall_ms(
+    argv: list[str], cwd: Path, env: dict[str, str], runs: int, cpu: list[float] | None = None
+) -> list[float]:
+    """Wall ms of each of ``runs`` runs of ``argv``; the child's user+sys CPU ms go to ``cpu``."""
     times = []
     for _ in range(runs):
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
         times.append((time.perf_counter() - t0) * 1e3)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if cpu is not None:
+            cpu.append((ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime) * 1e3)
         if done.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}"
@@ -480,7 +489,8 @@ def bench_cli(d: Path, runs: int) -> CliStat:
                 raise
             print(f"  CLI failed, retrying in 10 s: {str(exc)[-160:]}", file=sys.stderr)
             time.sleep(10)
-    cli = _wall_ms(argv, work, env, runs)
+    cli_cpu: list[float] = []
+    cli = _wall_ms(argv, work, env, runs, cli_cpu)
     py = _wall_ms([sys.executable, "-c", "pass"], work, env, runs)
     stat = CliStat(
         runs=runs,
@@ -488,6 +498,7 @@ def bench_cli(d: Path, runs: int) -> CliStat:
         min_ms=min(cli),
         max_ms=max(cli),
         python_startup_p50_ms=statistics.median(py),
+        cpu_p50_ms=statistics.median(cli_cpu),
         import_self_ms=import_breakdown(argv, work, env),
     )
     hf = _hyperfine(argv, work, env, runs, d / "hyperfine.json")
@@ -535,7 +546,15 @@ def machine_info() -> dict[str, Any]:
         except Exception:
             return "?"
 
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=30
+        )
+        return done.stdout.strip()
+
     return {
+        "git_head": git("rev-parse", "--short", "HEAD"),
+        "src_dirty": bool(git("status", "--porcelain", "--", "src")),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "ram_gib": round(ram_gib, 1),
@@ -597,7 +616,8 @@ def markdown(r: RunResult) -> str:
     c = r.cli
     lines.append(
         f"| `secretvault get` CLI, whole process ({c.runs} runs) | {c.p50_ms:.0f} ms "
-        f"| min {c.min_ms:.0f} ms | — | — | {t['cli'][0]} | {_ok(t['cli'][1])} |"
+        f"| min {c.min_ms:.0f} ms | — | {c.cpu_p50_ms:.0f} ms | {t['cli'][0]} "
+        f"| {_ok(t['cli'][1])} |"
     )
     hf = (
         f"; hyperfine median {c.hyperfine_median_ms:.0f} ms, min {c.hyperfine_min_ms:.0f} ms"
@@ -607,6 +627,7 @@ def markdown(r: RunResult) -> str:
     lines.append("")
     lines.append(
         f"CLI: p50 {c.p50_ms:.0f} ms, min {c.min_ms:.0f} ms, max {c.max_ms:.0f} ms{hf}; "
+        f"user+sys CPU p50 {c.cpu_p50_ms:.0f} ms per invocation; "
         f"bare `python -c pass` p50 {c.python_startup_p50_ms:.0f} ms."
     )
     if c.import_self_ms:
@@ -645,6 +666,7 @@ def median_result(runs: list[RunResult]) -> RunResult:
         min_ms=_med([c.min_ms for c in clis]),
         max_ms=_med([c.max_ms for c in clis]),
         python_startup_p50_ms=_med([c.python_startup_p50_ms for c in clis]),
+        cpu_p50_ms=_med([c.cpu_p50_ms for c in clis]),
         hyperfine_median_ms=_med(hf_med) if hf_med else None,
         hyperfine_min_ms=_med(hf_min) if hf_min else None,
         hyperfine_error=next((c.hyperfine_error for c in clis if c.hyperfine_error), None),
@@ -707,7 +729,9 @@ def bench(args: argparse.Namespace) -> None:
     out = args.out or HERE / f"results-{date}{'-quick' if args.quick else ''}.json"
     header = (
         f"{info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, Python "
-        f"{info['python']}, {info['openbao']}, {started:%Y-%m-%d %H:%M} UTC. Median of "
+        f"{info['python']}, {info['openbao']}, secretvault at {info['git_head']}"
+        f"{' + uncommitted src/ changes' if info['src_dirty'] else ''}, "
+        f"{started:%Y-%m-%d %H:%M} UTC. Median of "
         f"{n_runs} run(s), per cell. Shared machine: 1-min load average {med.loadavg_before[0]:.1f}"
         f" at run start, a busy loop got {med.cpu_share:.0%} of wall time (median of runs)."
     )
