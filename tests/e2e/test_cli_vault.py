@@ -483,6 +483,24 @@ def test_settings_file_and_python_interop(tmp_path: Path) -> None:
     res = cli("doctor")
     assert "settings/mahavishnu.yaml: present" in res.stdout and "team.db" in res.stdout
 
+    # --app and --settings-dir select another namespace and folder (conf/acme.yaml).
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "acme.yaml").write_text(
+        "secrets_management:\n  storage_path: acme/a.db\n  master_key_path: acme/a.key\n",
+        encoding="utf-8",
+    )
+    acme = ("--app", "acme", "--settings-dir", "conf")
+    cli(*acme, "set", "acme-only", input="acme-VALUE")
+    assert (tmp_path / "acme" / "a.db").is_file()
+    # plain `get` (a fast path in the entry point) and `get --json` (typer) agree
+    plain, as_json = parallel(
+        lambda: cli(*acme, "get", "acme-only").stdout,
+        lambda: json.loads(cli(*acme, "get", "acme-only", "--json").stdout)["value"],
+    )
+    assert plain == as_json == "acme-VALUE"
+    cli.fails("get", "acme-only", code=EXIT["not_found"])  # not in the mahavishnu vault
+    cli.assert_never_printed("cli-VALUE-3", "py-VALUE-7", "acme-VALUE")
+
 
 # --------------------------------------------------------------------------------------------
 # secret hygiene: no value argument, hidden prompt, --debug tracebacks without the value
@@ -607,6 +625,23 @@ def test_purge_a_soft_deleted_secret(base_vault: Path, tmp_path: Path) -> None:
     cli("purge", "base-secret", "--yes")
     cli.fails("get", "base-secret", code=EXIT["not_found"])
     assert not json.loads(cli("list", "--json").stdout)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an expired secret can never be revived by `update` as its hint says: "
+    "SecretRecord.is_expired (models.py) is True whenever status is EXPIRED, so "
+    "SecretVault.update_secret's `status == EXPIRED and not is_expired` never reactivates it "
+    "and update_metadata(expires_at=...) keeps the status; get then says 'expired at <future>'",
+)
+def test_update_revives_an_expired_secret_as_the_hint_says(base_vault: Path, tmp_path: Path):
+    d = copy_vault(base_vault, tmp_path / "v")
+    cli = Cli(tmp_path, SECRETVAULT_DIR=str(d))
+    cli("set", "tok", "--expires-at", "2001-01-01T00:00:00", input="old-VALUE")
+    res = cli.fails("get", "tok", code=EXIT["state"], says="expired")
+    assert "update" in res.stderr
+    cli("update", "tok", "--expires-at", "2099-01-01T00:00:00", input="new-VALUE")
+    assert cli("get", "tok").stdout == "new-VALUE"
 
 
 @pytest.mark.xfail(
