@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,24 +30,38 @@ WHOLE_BUFFER = -1  # marker: verify a multiline rule over the whole buffer
 
 @dataclass(slots=True)
 class CompiledRule:
-    """A rule ready to run: bytes regex (compiled on first use), bytes keywords, flags."""
+    """A rule ready to run: bytes regex (compiled on first use), bytes keywords, flags.
+
+    ``info`` is the Rule, or a stub from the manifest cache; in that case ``loader`` fetches
+    the real Rule (validator, description ...) the first time a line needs verifying.
+    """
 
     index: int
-    rule: Rule
+    info: Any
     keywords: tuple[bytes, ...]
     multiline: bool
     generic: bool
     config_only: bool
     hs_regex: str
+    case_insensitive: bool
+    loader: Callable[[], Rule] | None = None
+    _rule: Rule | None = None
     _pattern: re.Pattern[bytes] | None = None
     _group: int | str = 0
+
+    @property
+    def rule(self) -> Rule:
+        """The full rule (loaded lazily when built from the manifest)."""
+        if self._rule is None:
+            self._rule = self.loader() if self.loader is not None else self.info
+        return self._rule
 
     @property
     def pattern(self) -> re.Pattern[bytes]:
         """The verification regex (bytes, ASCII semantics like Hyperscan)."""
         if self._pattern is None:
-            flags = re.MULTILINE | (re.IGNORECASE if self.rule.case_insensitive else 0)
-            pattern = re.compile(self.rule.regex.encode("utf-8"), flags)
+            flags = re.MULTILINE | (re.IGNORECASE if self.case_insensitive else 0)
+            pattern = re.compile(self.info.regex.encode("utf-8"), flags)
             if "secret" in pattern.groupindex:
                 self._group = "secret"
             elif pattern.groups == 1:
@@ -61,17 +76,19 @@ class CompiledRule:
         return self._group
 
 
-def compile_rule(index: int, rule: Rule) -> CompiledRule:
-    """Prepare ``rule``; its regex compiles lazily, when a line first needs verifying."""
+def compile_rule(index: int, rule: Any, loader: Callable[[], Rule] | None = None) -> CompiledRule:
+    """Prepare ``rule`` (a Rule or manifest stub); its regex compiles on first use."""
     multiline = "multiline" in rule.tags or "\\n" in rule.regex or "[\\s\\S]" in rule.regex
     return CompiledRule(
         index=index,
-        rule=rule,
+        info=rule,
         keywords=tuple(k.lower().encode("utf-8") for k in rule.keywords if k),
         multiline=multiline,
         generic="generic" in rule.tags,
         config_only="config-only" in rule.tags,
         hs_regex=HS_PREFILTERS.get(rule.regex, rule.regex),
+        case_insensitive=rule.case_insensitive,
+        loader=loader,
     )
 
 
@@ -131,7 +148,7 @@ class ReEngine:
         return out
 
 
-def _hs_flags(rule: Rule) -> int:
+def _hs_flags(rule: Any) -> int:
     import hyperscan
 
     flags = hyperscan.HS_FLAG_MULTILINE
@@ -169,7 +186,7 @@ class HyperscanEngine:
         self._hs = hyperscan
         self.rules = rules
         self.multiline = {r.index for r in rules if r.multiline}
-        exprs = [(r.index, r.hs_regex.encode("utf-8"), _hs_flags(r.rule)) for r in rules]
+        exprs = [(r.index, r.hs_regex.encode("utf-8"), _hs_flags(r)) for r in rules]
         self.db, rejected = self._load_or_compile(exprs, use_cache)
         self.fallback = ReEngine([r for r in rules if r.index in rejected]) if rejected else None
         self.rejected = rejected

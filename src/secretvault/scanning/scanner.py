@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from secretvault.models import SecretFinding, SecretType, Severity
 from secretvault.scanning import filters, generic
@@ -158,19 +159,32 @@ class Scanner:
         known_types: Mapping[str, SecretType] | None = None,
         use_cache: bool = True,
     ) -> None:
+        loader = None
         if rules is None:
-            from secretvault.scanning.patterns import active_rules
+            from secretvault.scanning.manifest import default_rules
 
-            rules = active_rules()
-        rules = list(rules)
-        if generic_detection and not any("generic" in r.tags for r in rules):
-            rules.extend(generic.GENERIC_RULES)
+            infos, loader = default_rules(use_cache)
+            if not generic_detection:
+                infos = [r for r in infos if "generic" not in r.tags]
+            own = {r.regex: r for r in generic.GENERIC_RULES}  # no catalogue import for these
+            infos = [own.get(r.regex, r) if "generic" in r.tags else r for r in infos]
+        else:
+            infos = list(rules)
+            if generic_detection and not any("generic" in r.tags for r in infos):
+                infos.extend(generic.GENERIC_RULES)
         self.secret_types = frozenset(secret_types) if secret_types else None
-        if self.secret_types is not None:
-            rules = [r for r in rules if "generic" in r.tags or r.secret_type in self.secret_types]
         self.allowlist = allowlist or Allowlist()
-        rules = [r for r in rules if r.id not in self.allowlist.rules]
-        self.compiled: list[CompiledRule] = [compile_rule(i, r) for i, r in enumerate(rules)]
+        keep = [
+            (i, r) for i, r in enumerate(infos)
+            if r.id not in self.allowlist.rules and (
+                self.secret_types is None or "generic" in r.tags
+                or r.secret_type in self.secret_types
+            )
+        ]
+        self.compiled: list[CompiledRule] = [
+            compile_rule(n, r, _lazy(loader, i, r))
+            for n, (i, r) in enumerate(keep)
+        ]
         self.engine: Engine = make_engine(self.compiled, engine, use_cache=use_cache)
         self.known = None
         if known_secrets:
@@ -348,6 +362,13 @@ class Scanner:
     def with_context(self, matches: Iterable[RawMatch], **ctx: object) -> list[RawMatch]:
         """Copies of ``matches`` carrying commit/author/date."""
         return [replace(m, **ctx) for m in matches]  # type: ignore[arg-type]
+
+
+def _lazy(
+    loader: Callable[[int], Rule] | None, index: int, info: object
+) -> Callable[[], Rule] | None:
+    """A loader for manifest stubs; None for real rules."""
+    return None if loader is None or isinstance(info, Rule) else partial(loader, index)
 
 
 def _line_start(data: bytes, pos: int) -> int:

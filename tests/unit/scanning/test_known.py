@@ -55,7 +55,7 @@ def test_scan_reports_known_secrets_redacted_and_uncached(tmp_path, monkeypatch)
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "notes.yaml").write_text(f"greeting: hello\nold: {v}\n")
-    report = scan_repository(repo, known_secrets={"legacy-db": v})
+    report = scan_repository(repo, known_secrets={"legacy-db": v}, engine="re")
     (f,) = report.findings
     assert f.known_secret == "legacy-db" and f.line_number == 2
     assert v not in report.model_dump_json()
