@@ -127,6 +127,12 @@ async def test_sigkill_writer_loses_no_acknowledged_write(tmp_path: Path) -> Non
         all_acks[prefix] = acks = _acks(ack)
         assert len(acks) >= 50
 
+        # No plaintext on disk: not in the database, nor in the WAL the kill left behind.
+        on_disk = b"".join(p.read_bytes() for p in vault_dir.iterdir() if p.is_file())
+        assert (vault_dir / "vault.db-wal").exists()
+        for _, _, value in acks:
+            assert value.encode() not in on_disk
+
         # The database is sound before anything else touches it.
         conn = sqlite3.connect(vault_dir / "vault.db")
         try:
@@ -278,6 +284,7 @@ REKEY_AND_DIE = textwrap.dedent(
     """
     import asyncio, os, signal, sys
     import secretvault.backends.local as local
+    import secretvault.crypto.keyring as keyring
     import secretvault.vault as sv
 
     vault_dir, point = sys.argv[1], sys.argv[2]
@@ -288,15 +295,15 @@ REKEY_AND_DIE = textwrap.dedent(
     if point == "inside-transaction":  # while re-wrapping versions: nothing committed
         local.LocalTransaction.rewrap = die
     elif point == "after-commit":  # committed, key files not swapped yet
-        sv.SecretVault._retire_key_file = die
-    elif point == "after-retire":  # old key moved to backups/, new key still master.key.next
-        retire = sv.SecretVault._retire_key_file
+        keyring.KeyFiles.retire = die
+    elif point == "after-retire":  # old key copied to backups/, new key still master.key.next
+        retire = keyring.KeyFiles.retire
 
-        def retire_then_die(self, key_path, old):
-            retire(self, key_path, old)
+        def retire_then_die(self, old):
+            retire(self, old)
             die()
 
-        sv.SecretVault._retire_key_file = retire_then_die
+        keyring.KeyFiles.retire = retire_then_die
 
     async def main():
         vault = sv.SecretVault(
