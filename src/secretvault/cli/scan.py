@@ -109,7 +109,9 @@ def store_in_vault(ctx: typer.Context | None, items: list[tuple[str, str, Secret
         try:
             for name, value, stype in items:
                 await vault.store_secret(
-                    secret_type=stype, name=name, value=value,
+                    secret_type=stype,
+                    name=name,
+                    value=value,
                     description="moved out of source code by `secretvault scan --fix`",
                 )
         finally:
@@ -118,20 +120,34 @@ def store_in_vault(ctx: typer.Context | None, items: list[tuple[str, str, Secret
     asyncio.run(main())
 
 
+PROGRESS_MIN_FILES = 500
+
+
 def _progress(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A stderr progress bar, started only for large trees (>= 500 files) and history scans
+    (``total == 0``), and never when stderr is not a terminal."""
     if not enabled or not sys.stderr.isatty():
         return None, lambda: None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    prog = Progress(console=Console(stderr=True), transient=True)
-    task = prog.add_task("scanning", total=None)
-    prog.start()
+    state: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
-        prog.update(task, completed=done, total=total or None)
+        if "bar" not in state:
+            if 0 < total < PROGRESS_MIN_FILES:
+                return
+            from rich.console import Console
+            from rich.progress import Progress
 
-    return update, prog.stop
+            bar = Progress(console=Console(stderr=True), transient=True)
+            state["task"] = bar.add_task("history" if total == 0 else "files", total=None)
+            bar.start()
+            state["bar"] = bar
+        state["bar"].update(state["task"], completed=done, total=total or None)
+
+    def stop() -> None:
+        if "bar" in state:
+            state["bar"].stop()
+
+    return update, stop
 
 
 def _err(message: str) -> typer.Exit:
@@ -140,8 +156,13 @@ def _err(message: str) -> typer.Exit:
 
 
 def _scan_dirs(
-    scanner: Scanner, paths: list[str], include: list[str] | None, exclude: list[str],
-    max_size: int, jobs: int | None, progress: Callable[[int, int], None] | None,
+    scanner: Scanner,
+    paths: list[str],
+    include: list[str] | None,
+    exclude: list[str],
+    max_size: int,
+    jobs: int | None,
+    progress: Callable[[int, int], None] | None,
 ) -> tuple[list[RawMatch], int, int]:
     from secretvault.scanning.walker import WalkOptions, walk
 
@@ -154,13 +175,16 @@ def _scan_dirs(
         if root.is_file():
             files.append((str(root.resolve()), Path(arg).as_posix(), root.stat().st_size))
             continue
-        prefix = "" if Path(arg).resolve() == Path.cwd().resolve() and arg in (".", "./") else (
-            Path(arg).as_posix().rstrip("/") + "/"
+        prefix = (
+            ""
+            if Path(arg).resolve() == Path.cwd().resolve() and arg in (".", "./")
+            else (Path(arg).as_posix().rstrip("/") + "/")
         )
         if arg == ".":
             prefix = ""
         files.extend(
-            (a, prefix + rel, size) for a, rel, size in walk(root, opts)
+            (a, prefix + rel, size)
+            for a, rel, size in walk(root, opts)
             if not scanner.allowlist.path_allowed(rel)
         )
     matches, stats = scanner.scan_paths(files, jobs=jobs, progress=progress)
@@ -219,8 +243,19 @@ def scan_command(
 
     try:
         report, matches = _run_scan(
-            ctx, paths, use_stdin, staged, since, history, list(include or []),
-            list(exclude or []), max_file_size, engine.value, jobs, known_secrets, no_progress,
+            ctx,
+            paths,
+            use_stdin,
+            staged,
+            since,
+            history,
+            list(include or []),
+            list(exclude or []),
+            max_file_size,
+            engine.value,
+            jobs,
+            known_secrets,
+            no_progress,
             started,
         )
     except SecretVaultError as exc:
@@ -251,9 +286,20 @@ def scan_command(
 
 
 def _run_scan(
-    ctx: typer.Context, paths: list[str], use_stdin: bool, staged: bool, since: str | None,
-    history: bool, include: list[str], exclude: list[str], max_size: int, engine: str,
-    jobs: int | None, known: bool, no_progress: bool, started: float,
+    ctx: typer.Context,
+    paths: list[str],
+    use_stdin: bool,
+    staged: bool,
+    since: str | None,
+    history: bool,
+    include: list[str],
+    exclude: list[str],
+    max_size: int,
+    engine: str,
+    jobs: int | None,
+    known: bool,
+    no_progress: bool,
+    started: float,
 ) -> tuple[SecretScanReport, list[RawMatch]]:
     from secretvault.scanning.api import build_report
     from secretvault.scanning.scanner import Scanner
@@ -261,7 +307,12 @@ def _run_scan(
     values, types = load_known_secrets(ctx) if known else ({}, {})
     git_mode = staged or history or since is not None
     root = paths[0] if paths else "."
-    allow = _allowlist([root] if git_mode or use_stdin else paths)
+    if git_mode:
+        from secretvault.scanning.git import repo_root
+
+        allow = _allowlist([str(repo_root(root))])
+    else:
+        allow = _allowlist(["."] if use_stdin else paths)
     scanner = Scanner(engine=engine, allowlist=allow, known_secrets=values, known_types=types)
     values.clear()
     progress, stop = _progress(not no_progress)
@@ -283,7 +334,11 @@ def _run_scan(
 
 
 def _scan_git(
-    scanner: Scanner, root: str, staged: bool, since: str | None, include: list[str],
+    scanner: Scanner,
+    root: str,
+    staged: bool,
+    since: str | None,
+    include: list[str],
     progress: Callable[[int, int], None] | None,
 ) -> tuple[list[RawMatch], int, int]:
     from secretvault.scanning import git
@@ -341,15 +396,16 @@ def _fix(
         raise _err(f"storing in the vault failed, no file changed: {type(exc).__name__}") from None
     for f in plan.files:
         f.path.write_text(f.updated, encoding="utf-8")
-    typer.echo(f"moved {len(items)} secret(s) into the vault; {len(plan.files)} file(s) updated",
-               err=True)
+    typer.echo(
+        f"moved {len(items)} secret(s) into the vault; {len(plan.files)} file(s) updated", err=True
+    )
 
 
 def _strip_prefix(m: RawMatch, prefix: str) -> RawMatch:
     from dataclasses import replace
 
     p = Path(prefix).as_posix().rstrip("/") + "/"
-    return replace(m, path=m.path[len(p):]) if m.path.startswith(p) else m
+    return replace(m, path=m.path[len(p) :]) if m.path.startswith(p) else m
 
 
 # -- hook ---------------------------------------------------------------------------------------
@@ -366,7 +422,8 @@ def hook_install(
     import subprocess
 
     proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--git-path", "hooks"], capture_output=True,
+        ["git", "-C", str(repo), "rev-parse", "--git-path", "hooks"],
+        capture_output=True,
         text=True,
     )
     if proc.returncode != 0:

@@ -13,6 +13,14 @@ if TYPE_CHECKING:
 _WORKER: Scanner | None = None
 
 
+def fork_is_safe() -> bool:
+    """Forking is only safe from a single-threaded process (else a lock held by another
+    thread, e.g. asyncio's executor, could deadlock the child), and where fork exists."""
+    import threading
+
+    return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+
+
 def _work(batch: list[tuple[str, str, int]]) -> tuple[list[RawMatch], int, int, list[str], int]:
     assert _WORKER is not None
     out: list[RawMatch] = []
@@ -58,7 +66,7 @@ def scan_parallel(
     from secretvault.scanning.scanner import ScanStats
 
     global _WORKER
-    if "fork" not in mp.get_all_start_methods():
+    if not fork_is_safe():
         return scanner.scan_paths(files, jobs=1, progress=progress)
     _WORKER = scanner
     stats = ScanStats()
