@@ -126,6 +126,9 @@ def test_parallel_scan_matches_serial(tmp_path) -> None:
         (tmp_path / f"f{i}.py").write_text(body + f'\nk = "{rule.example(rng)}"\n')
     from secretvault.scanning.walker import walk
 
+    from secretvault.scanning.parallel import fork_is_safe
+
+    assert fork_is_safe()  # else jobs=2 silently runs serially and this proves nothing
     files = list(walk(tmp_path))
     scanner = Scanner(engine="hyperscan")
     serial, s1 = scanner.scan_paths(files, jobs=1)
