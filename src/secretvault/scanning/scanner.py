@@ -29,6 +29,7 @@ from secretvault.scanning.rules.base import Rule
 
 Hit = tuple[CompiledRule, int, int, int, "bytes | None"]  # rule, line start, start, end, name
 CHUNK_SIZE = 8 * 1024 * 1024
+MAX_GENERIC_LINE = 1000  # bytes; longer lines are minified/generated code
 KNOWN_RULE_ID = "known-secret"
 
 
@@ -175,15 +176,17 @@ class Scanner:
         self.secret_types = frozenset(secret_types) if secret_types else None
         self.allowlist = allowlist or Allowlist()
         keep = [
-            (i, r) for i, r in enumerate(infos)
-            if r.id not in self.allowlist.rules and (
-                self.secret_types is None or "generic" in r.tags
+            (i, r)
+            for i, r in enumerate(infos)
+            if r.id not in self.allowlist.rules
+            and (
+                self.secret_types is None
+                or "generic" in r.tags
                 or r.secret_type in self.secret_types
             )
         ]
         self.compiled: list[CompiledRule] = [
-            compile_rule(n, r, _lazy(loader, i, r))
-            for n, (i, r) in enumerate(keep)
+            compile_rule(n, r, _lazy(loader, i, r)) for n, (i, r) in enumerate(keep)
         ]
         self.engine: Engine = make_engine(self.compiled, engine, use_cache=use_cache)
         self.known = None
@@ -214,8 +217,10 @@ class Scanner:
         for idx, starts in self.engine.candidates(data).items():
             cr = self.compiled[idx]
             if WHOLE_BUFFER in starts:
-                found.extend((cr, _line_start(data, m.start()), *_span(cr, m), _name(cr, m))
-                             for m in cr.pattern.finditer(data))
+                found.extend(
+                    (cr, _line_start(data, m.start()), *_span(cr, m), _name(cr, m))
+                    for m in cr.pattern.finditer(data)
+                )
                 continue
             for ls in starts:
                 found.extend(self._verify_line(cr, data, ls))
@@ -233,6 +238,8 @@ class Scanner:
     def _verify_line(self, cr: CompiledRule, data: bytes, ls: int) -> list[Hit]:
         le = data.find(b"\n", ls)
         line = data[ls:] if le < 0 else data[ls:le]
+        if cr.generic and len(line) > MAX_GENERIC_LINE:
+            return []  # minified code: filters.is_minified would drop it anyway
         if cr.keywords:
             low = line.lower()
             if not any(k in low for k in cr.keywords):
@@ -296,8 +303,20 @@ class Scanner:
             return Veto(path, lineno, col + 1, end_col + 1)
         if self.allowlist.secret_allowed(secret, rule.id):
             return None
-        raw = RawMatch(rule.id, rule.description, stype, rule.severity, rule.confidence, path,
-                       lineno, col + 1, end_col + 1, secret, cr.generic, name)
+        raw = RawMatch(
+            rule.id,
+            rule.description,
+            stype,
+            rule.severity,
+            rule.confidence,
+            path,
+            lineno,
+            col + 1,
+            end_col + 1,
+            secret,
+            cr.generic,
+            name,
+        )
         if self.allowlist.fingerprints and raw.fingerprint in self.allowlist.fingerprints:
             return None
         return raw
