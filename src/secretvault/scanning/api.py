@@ -61,7 +61,9 @@ def scan_tree_raw(
         generic_detection=generic_detection,
     )
     opts = WalkOptions(
-        patterns=file_patterns, exclude=exclude, max_file_size=max_file_size,
+        patterns=file_patterns,
+        exclude=exclude,
+        max_file_size=max_file_size,
         respect_gitignore=respect_gitignore,
     )
     files = list(walk(root, opts))
@@ -85,6 +87,9 @@ def scan_repository(
     started = time.perf_counter()
     patterns = list(DEFAULT_PATTERNS) if file_patterns is None else list(file_patterns)
     matches, files, nbytes, engine = scan_tree_raw(
-        repository_path, patterns, secret_types, **options  # type: ignore[arg-type]
+        repository_path,
+        patterns,
+        secret_types,
+        **options,  # type: ignore[arg-type]
     )
     return build_report(str(repository_path), matches, files, nbytes, started, engine)

@@ -36,16 +36,76 @@ _TEMPLATE = re.compile(
 )
 _ANGLE = re.compile(r"^<[^<>]+>$|<[A-Za-z_ -]+>")
 _PLACEHOLDER_WORDS = (
-    "changeme", "change_me", "change-me", "replaceme", "replace_me", "replace-me", "your_",
-    "your-", "yourpassword", "yourtoken", "yoursecret", "placeholder", "redacted", "example",
-    "sample", "dummy", "insert", "fixme", "todo", "notreal", "not_real", "not-a-real",
-    "foobar", "lorem", "xxxx", "****", "....", "----", "____", "0000000", "1234567",
-    "abcdef", "qwerty", "password", "passwd", "secret", "<", ">", "fake", "mock", "test",
-    "sample", "invalid", "hunter2", "letmein", "welcome1", "p@ssw0rd", "s3cr3t", "none",
-    "null", "undefined", "xyzzy", "foo", "bar", "baz", "...", "\u2026",
+    "changeme",
+    "change_me",
+    "change-me",
+    "replaceme",
+    "replace_me",
+    "replace-me",
+    "your_",
+    "your-",
+    "yourpassword",
+    "yourtoken",
+    "yoursecret",
+    "placeholder",
+    "redacted",
+    "example",
+    "sample",
+    "dummy",
+    "insert",
+    "fixme",
+    "todo",
+    "notreal",
+    "not_real",
+    "not-a-real",
+    "foobar",
+    "lorem",
+    "xxxx",
+    "****",
+    "....",
+    "----",
+    "____",
+    "0000000",
+    "1234567",
+    "abcdef",
+    "qwerty",
+    "password",
+    "passwd",
+    "secret",
+    "<",
+    ">",
+    "fake",
+    "mock",
+    "test",
+    "sample",
+    "invalid",
+    "hunter2",
+    "letmein",
+    "welcome1",
+    "p@ssw0rd",
+    "s3cr3t",
+    "none",
+    "null",
+    "undefined",
+    "xyzzy",
+    "foo",
+    "bar",
+    "baz",
+    "...",
+    "\u2026",
 )
-_STRICT_PLACEHOLDER_WORDS = ("changeme", "change_me", "replace_me", "your_", "placeholder",
-                             "redacted", "xxxxxx", "******", "<your", "dummy")
+_STRICT_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change_me",
+    "replace_me",
+    "your_",
+    "placeholder",
+    "redacted",
+    "xxxxxx",
+    "******",
+    "<your",
+    "dummy",
+)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -59,13 +119,40 @@ _PUBLIC_KEY = re.compile(
 )
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".decode())
 _LOCK_NAMES = frozenset(
-    {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "pipfile.lock",
-     "cargo.lock", "go.sum", "composer.lock", "gemfile.lock", "uv.lock", "pdm.lock",
-     "npm-shrinkwrap.json", "bun.lockb", "packages.lock.json", "mix.lock", "pubspec.lock"}
+    {
+        "package-lock.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "pipfile.lock",
+        "cargo.lock",
+        "go.sum",
+        "composer.lock",
+        "gemfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "npm-shrinkwrap.json",
+        "bun.lockb",
+        "packages.lock.json",
+        "mix.lock",
+        "pubspec.lock",
+    }
 )
 _FIXTURE_DIRS = frozenset(
-    {"fixtures", "fixture", "testdata", "test_data", "__fixtures__", "__mocks__", "mocks",
-     "__snapshots__", "snapshots", "examples", "example", "samples"}
+    {
+        "fixtures",
+        "fixture",
+        "testdata",
+        "test_data",
+        "__fixtures__",
+        "__mocks__",
+        "mocks",
+        "__snapshots__",
+        "snapshots",
+        "examples",
+        "example",
+        "samples",
+    }
 )
 _B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")

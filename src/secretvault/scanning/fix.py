@@ -62,10 +62,14 @@ class FixPlan:
         out: list[str] = []
         for f in self.files:
             old = _redact_all(f.original, self.secrets)
-            out.extend(difflib.unified_diff(
-                old.splitlines(keepends=True), f.updated.splitlines(keepends=True),
-                f"a/{f.rel_path}", f"b/{f.rel_path}",
-            ))
+            out.extend(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    f.updated.splitlines(keepends=True),
+                    f"a/{f.rel_path}",
+                    f"b/{f.rel_path}",
+                )
+            )
         return "".join(out)
 
     def apply(self, store: Store) -> int:
@@ -124,8 +128,17 @@ def _replace_in_line(kind: str, line: str, col: int, secret: str, r: Replacement
         q = m.group(2)
         inner = "'" if q == '"' else '"'
         start = m.start()
-        return (before[:start] + "f" + before[start:] + "{os.environ[" + inner + r.env_name
-                + inner + "]}" + after)
+        return (
+            before[:start]
+            + "f"
+            + before[start:]
+            + "{os.environ["
+            + inner
+            + r.env_name
+            + inner
+            + "]}"
+            + after
+        )
     if kind == "js":
         return before[:-1] + f"process.env.{r.env_name}" + after[1:] if whole else None
     if kind in ("yaml", "sh"):
@@ -186,7 +199,7 @@ def _plan_file(
         if new is None:
             plan.skipped.append(f"{rel}:{m.line_number}: cannot rewrite this literal safely")
             continue
-        lines[idx] = new + lines[idx][len(body):]
+        lines[idx] = new + lines[idx][len(body) :]
         plan.secrets[r.vault_name] = (m.secret, m.secret_type)
         reps.append(r)
     if not reps:

@@ -171,6 +171,7 @@ def history_blocks(
 
 def has_commits(repo: Path) -> bool:
     """False for a repository without any commit yet."""
-    proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"],
-                          capture_output=True)
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "-q", "HEAD"], capture_output=True
+    )
     return proc.returncode == 0

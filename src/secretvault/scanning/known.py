@@ -39,8 +39,12 @@ class KnownMatcher:
             import hyperscan
 
             db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            db.compile(expressions=self._values, ids=list(range(len(items))),
-                       flags=[0] * len(items), literal=True)
+            db.compile(
+                expressions=self._values,
+                ids=list(range(len(items))),
+                flags=[0] * len(items),
+                literal=True,
+            )
             self._hs = db
         except Exception:  # no hyperscan, or an old one without literal mode
             self._fallback = True
@@ -51,6 +55,7 @@ class KnownMatcher:
     def _spans(self, data: bytes) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
         if self._hs is not None:
+
             def on(i: int, _f: int, to: int, _fl: int, _c: object) -> None:
                 out.append((i, to - len(self._values[i]), to))
 

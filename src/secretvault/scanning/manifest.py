@@ -65,15 +65,21 @@ def full_rules() -> list[Rule]:
 
 
 def _stub(r: Rule) -> RuleStub:
-    return RuleStub(r.id, r.secret_type, r.regex, tuple(r.keywords), r.case_insensitive,
-                    tuple(r.tags))
+    return RuleStub(
+        r.id, r.secret_type, r.regex, tuple(r.keywords), r.case_insensitive, tuple(r.tags)
+    )
 
 
 def _write(path: Path, stubs: list[RuleStub]) -> None:
     doc = [
-        {"id": s.id, "secret_type": s.secret_type.value, "regex": s.regex,
-         "keywords": list(s.keywords), "case_insensitive": s.case_insensitive,
-         "tags": list(s.tags)}
+        {
+            "id": s.id,
+            "secret_type": s.secret_type.value,
+            "regex": s.regex,
+            "keywords": list(s.keywords),
+            "case_insensitive": s.case_insensitive,
+            "tags": list(s.tags),
+        }
         for s in stubs
     ]
     with contextlib.suppress(OSError):
@@ -87,8 +93,14 @@ def _read(path: Path) -> list[RuleStub] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         return [
-            RuleStub(d["id"], SecretType(d["secret_type"]), d["regex"], tuple(d["keywords"]),
-                     bool(d["case_insensitive"]), tuple(d["tags"]))
+            RuleStub(
+                d["id"],
+                SecretType(d["secret_type"]),
+                d["regex"],
+                tuple(d["keywords"]),
+                bool(d["case_insensitive"]),
+                tuple(d["tags"]),
+            )
             for d in doc
         ]
     except (OSError, ValueError, KeyError, TypeError):

@@ -33,8 +33,12 @@ def to_junit(report: SecretScanReport) -> str:
             case, "failure", message=f"{len(items)} secret(s) found", type="secret"
         )
         fail.text = "\n".join(lines)
-    root = ET.Element("testsuites", name="secretvault", tests=suite.get("tests", "1"),
-                      failures=suite.get("failures", "0"))
+    root = ET.Element(
+        "testsuites",
+        name="secretvault",
+        tests=suite.get("tests", "1"),
+        failures=suite.get("failures", "0"),
+    )
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -8,10 +8,18 @@ from typing import Any
 from secretvault.models import SecretScanReport, Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
-          Severity.LOW: "note"}
-_SECURITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
-             Severity.LOW: "3.0"}
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+}
+_SECURITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+}
 
 
 def _version() -> str:
@@ -34,8 +42,10 @@ def to_sarif(report: SecretScanReport) -> dict[str, Any]:
                 "name": f.rule_id.replace("-", " ").title().replace(" ", ""),
                 "shortDescription": {"text": f.description or f.rule_id},
                 "defaultConfiguration": {"level": _LEVEL[f.severity]},
-                "properties": {"tags": ["security", "secret"],
-                               "security-severity": _SECURITY[f.severity]},
+                "properties": {
+                    "tags": ["security", "secret"],
+                    "security-severity": _SECURITY[f.severity],
+                },
             }
         region: dict[str, Any] = {"startLine": f.line_number, "startColumn": f.column}
         if f.end_column:
@@ -45,30 +55,42 @@ def to_sarif(report: SecretScanReport) -> dict[str, Any]:
                 "ruleId": f.rule_id,
                 "ruleIndex": list(rules).index(f.rule_id),
                 "level": _LEVEL[f.severity],
-                "message": {"text": f"{f.description or f.rule_id} ({f.secret_type.value}): "
-                                    f"{f.match}"},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": f.file_path, "uriBaseId": "%SRCROOT%"},
-                    "region": region,
-                }}],
+                "message": {
+                    "text": f"{f.description or f.rule_id} ({f.secret_type.value}): {f.match}"
+                },
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": f.file_path, "uriBaseId": "%SRCROOT%"},
+                            "region": region,
+                        }
+                    }
+                ],
                 "partialFingerprints": {"secretvault/v1": f.fingerprint},
-                "properties": {"severity": f.severity.value, "confidence": f.confidence,
-                               **({"commit": f.commit} if f.commit else {})},
+                "properties": {
+                    "severity": f.severity.value,
+                    "confidence": f.confidence,
+                    **({"commit": f.commit} if f.commit else {}),
+                },
             }
         )
     return {
         "$schema": SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "secretvault",
-                "informationUri": "https://github.com/secretvault/secretvault",
-                "version": _version(),
-                "rules": list(rules.values()),
-            }},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "secretvault",
+                        "informationUri": "https://github.com/secretvault/secretvault",
+                        "version": _version(),
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
     }
 
 

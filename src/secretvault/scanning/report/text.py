@@ -7,8 +7,12 @@ from collections import defaultdict
 
 from secretvault.models import SecretFinding, SecretScanReport, Severity
 
-STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
-         Severity.LOW: "cyan"}
+STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+}
 
 
 class _Plain:
@@ -44,6 +48,7 @@ def to_text(report: SecretScanReport, *, color: bool = False) -> str:
         emit = console.print
         make: type = Text
     else:
+
         def emit(obj: object = "") -> None:
             buf.write(f"{obj}\n")
 
