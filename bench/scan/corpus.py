@@ -157,6 +157,8 @@ def render_line(spec: sg.Spec, syntax: str, indent: str = "") -> str:
         "tfvars": f'{n} = "{v}"',
         "npmrc": f"//registry.npmjs.org/:_authToken={v}",
         "md_inline": f"{indent}Set `{upper(n)}={v}` before running the deploy script.",
+        "java_field": f'{indent}private static final String {upper(n)} = "{v}";',
+        "go_kv": f'{indent}\t{camel(n)[:1].upper()}{camel(n)[1:]}: "{v}",',
     }
     return table[syntax]
 
@@ -208,13 +210,16 @@ EXT_SYNTAXES: dict[str, list[str]] = {
     ".rst": ["rst_literal", "prose"],
     ".txt": ["rst_literal", "prose"],
 }
-FENCE_INNER = ["shell_export", "env", "curl", "yaml_kv", "py_assign", "json_kv", "toml"]
+FENCE_INNER = ["shell_export", "env", "curl", "yaml_kv", "py_assign", "json_kv", "toml",
+               "java_field", "go_kv"]
 FENCE_LANG = {"shell_export": "bash", "env": "dotenv", "curl": "bash", "yaml_kv": "yaml",
-              "py_assign": "python", "json_kv": "json", "toml": "toml"}
+              "py_assign": "python", "json_kv": "json", "toml": "toml", "java_field": "java",
+              "go_kv": "go"}
 TOKEN_ONLY = {"curl", "prose", "py_comment", "js_comment"}
 NO_RAW = {"json_kv", "yaml_kv", "yaml_quoted", "toml", "ini", "xml", "xml_attr", "env",
           "shell_export", "dockerfile_env", "properties", "curl", "prose", "md_inline",
-          "k8s_string_data", "compose_env", "tfvars", "npmrc", "py_comment", "js_comment"}
+          "k8s_string_data", "compose_env", "tfvars", "npmrc", "py_comment", "js_comment",
+          "java_field", "go_kv"}
 
 
 def choose_syntax(rng: random.Random, specs: list[sg.Spec], options: list[str]) -> str | None:

@@ -410,7 +410,21 @@ SECRETS: dict[str, Gen] = {
         token=False),
     "generic_password": lambda r: _one(
         "generic_password", _pick(r, ["password", "db_pass", "db_password", "admin_password",
-                                      "smtp_password"]), password(r), token=False),
+                                      "smtp_password", "pwd", "passwd", "pgpassword",
+                                      "mysql_root_password", "ldap_bind_password"]),
+        password(r), token=False),
+    "generic_api_token": lambda r: _one(
+        "generic_api_token", _pick(r, ["api_token", "auth_token", "access_key",
+                                       "private_token", "api_secret"]),
+        rand(r, r.choice([32, 40, 48]), ALNUM), token=False),
+    "jdbc_url": lambda r: _one(
+        "jdbc_url", "jdbc_url",
+        f"jdbc:postgresql://pg-{r.randint(1, 9)}.internal.acme.io:5432/ledger"
+        f"?user=svc_ledger&" + "pass" + f"word={url_password(r)}&ssl=true"),
+    "ado_net_conn": lambda r: _one(
+        "ado_net_conn", "connection_string",
+        "Server=tcp:sql-prod.database.windows.net,1433;Database=app;User ID=svc_app;"
+        + "Pass" + f"word={url_password(r)};Encrypt=True;Connection Timeout=30;"),
     "generic_secret_key": lambda r: _one(
         "generic_secret_key", _pick(r, ["secret_key", "client_secret", "app_secret",
                                         "signing_secret"]),
@@ -524,6 +538,25 @@ DECOYS: dict[str, Gen] = {
                   "redis://localhost:6379/0", "mysql://root@127.0.0.1:3306/test",
                   "mongodb://username:<password>@localhost:27017"])),
 }
+
+
+DECOYS.update({
+    "decoy_ui_text": lambda r: _decoy(
+        "decoy_ui_text", _pick(r, ["password_label", "password_help", "token_error"]),
+        r.choice(["Enter your password", "Password must contain at least 12 characters",
+                  "Your session token has expired", "Forgot your password?"])),
+    "decoy_url_no_password": lambda r: _decoy(
+        "decoy_url_no_password", _pick(r, ["repository_url", "remote", "registry_url"]),
+        r.choice(["https://deploy@github.com/acme/" + rand(r, 8, string.ascii_lowercase)
+                  + ".git", "git@github.com:acme/service.git",
+                  "https://registry.acme.io/v2/" + rand(r, 6, string.ascii_lowercase)])),
+    "decoy_secret_reference": lambda r: _decoy(
+        "decoy_secret_reference", _pick(r, ["db_password_ref", "secret_arn", "password_path"]),
+        r.choice(["arn:aws:secretsmanager:eu-west-1:" + str(r.randint(10**11, 10**12 - 1))
+                  + ":secret:prod/db-" + rand(r, 6), "vault:secret/data/prod/db#password",
+                  "projects/acme-prod/secrets/db-password/versions/latest",
+                  "secretsmanager:prod/orders/db:SecretString:password"])),
+})
 
 
 def make(rng: random.Random, kind: str) -> list[Spec]:
