@@ -2,9 +2,9 @@
 
 One command, run from the repository root::
 
-    .venv/bin/python bench/vault/run.py            # full: 3 runs, report the median run
+    .venv/bin/python bench/vault/run.py            # full: 3 runs, per-cell median reported
     .venv/bin/python bench/vault/run.py --quick    # smaller N, 1 run (smoke test)
-    .venv/bin/python bench/vault/run.py --profile  # cProfile over 2,000 uncached gets
+    .venv/bin/python bench/vault/run.py --profile  # cProfile + SQLite split of 2,000 uncached gets
 
 What one run measures, every operation timed individually with ``time.perf_counter_ns``:
 
@@ -52,7 +52,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 VENV_BIN = Path(sys.executable).parent
-CLI = VENV_BIN / "secretvault"
+CLI = (
+    VENV_BIN / "secretvault"
+    if (VENV_BIN / "secretvault").exists()
+    else ROOT / ".venv/bin/secretvault"
+)
 VALUE_LEN = 64
 KEYSPACE = 1_000  # distinct secrets read round-robin by the get benchmarks
 
