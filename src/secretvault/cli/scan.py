@@ -11,7 +11,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,15 +124,15 @@ PROGRESS_MIN_FILES = 500
 
 
 def _progress(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A stderr progress bar, started only for large trees (>= 500 files) and history scans
-    (``total == 0``), and never when stderr is not a terminal."""
+    """A stderr progress bar for large trees and long histories (shown from 500 files or
+    commits-files on; ``total == 0`` means unknown), never when stderr is not a terminal."""
     if not enabled or not sys.stderr.isatty():
         return None, lambda: None
     state: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
         if "bar" not in state:
-            if 0 < total < PROGRESS_MIN_FILES:
+            if (0 < total < PROGRESS_MIN_FILES) or (total == 0 and done < PROGRESS_MIN_FILES):
                 return
             from rich.console import Console
             from rich.progress import Progress
@@ -166,28 +166,23 @@ def _scan_dirs(
 ) -> tuple[list[RawMatch], int, int]:
     from secretvault.scanning.walker import WalkOptions, walk
 
-    files: list[tuple[str, str, int]] = []
     for arg in paths:
-        root = Path(arg)
-        if not root.exists():
+        if not Path(arg).exists():
             raise _err(f"path does not exist: {arg}")
-        opts = WalkOptions(patterns=include or None, exclude=exclude, max_file_size=max_size)
-        if root.is_file():
-            files.append((str(root.resolve()), Path(arg).as_posix(), root.stat().st_size))
-            continue
-        prefix = (
-            ""
-            if Path(arg).resolve() == Path.cwd().resolve() and arg in (".", "./")
-            else (Path(arg).as_posix().rstrip("/") + "/")
-        )
-        if arg == ".":
-            prefix = ""
-        files.extend(
-            (a, prefix + rel, size)
-            for a, rel, size in walk(root, opts)
-            if not scanner.allowlist.path_allowed(rel)
-        )
-    matches, stats = scanner.scan_paths(files, jobs=jobs, progress=progress)
+    opts = WalkOptions(patterns=include or None, exclude=exclude, max_file_size=max_size)
+
+    def files() -> Iterator[tuple[str, str, int]]:
+        for arg in paths:
+            root = Path(arg)
+            if root.is_file():
+                yield str(root.resolve()), root.as_posix(), root.stat().st_size
+                continue
+            prefix = "" if arg in (".", "./") else root.as_posix().rstrip("/") + "/"
+            for a, rel, size in walk(root, opts):
+                if not scanner.allowlist.path_allowed(rel):
+                    yield a, prefix + rel, size
+
+    matches, stats = scanner.scan_paths(files(), jobs=jobs, progress=progress)
     for e in stats.errors:
         typer.echo(f"warning: {e}", err=True)
     return matches, stats.files_scanned, stats.bytes_scanned

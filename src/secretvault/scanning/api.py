@@ -66,8 +66,7 @@ def scan_tree_raw(
         max_file_size=max_file_size,
         respect_gitignore=respect_gitignore,
     )
-    files = list(walk(root, opts))
-    matches, stats = scanner.scan_paths(files, jobs=jobs, progress=progress)
+    matches, stats = scanner.scan_paths(walk(root, opts), jobs=jobs, progress=progress)
     return matches, stats.files_scanned, stats.bytes_scanned, scanner.engine_name
 
 

@@ -4,7 +4,7 @@ the compiled rules and the Hyperscan database copy-on-write and nothing is recom
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,33 +41,34 @@ def _work(batch: list[tuple[str, str, int]]) -> tuple[list[RawMatch], int, int, 
 FileEntry = tuple[str, str, int]
 
 
-def _batches(files: Sequence[FileEntry], target: int) -> list[list[FileEntry]]:
-    out: list[list[FileEntry]] = []
+def _batches(files: Iterable[FileEntry], target: int) -> Iterator[list[FileEntry]]:
     cur: list[FileEntry] = []
     size = 0
     for f in files:
         cur.append(f)
         size += f[2]
         if size >= target or len(cur) >= 64:
-            out.append(cur)
+            yield cur
             cur, size = [], 0
     if cur:
-        out.append(cur)
-    return out
+        yield cur
 
 
 def scan_parallel(
     scanner: Scanner,
-    files: Sequence[tuple[str, str, int]],
+    files: Iterable[FileEntry],
     jobs: int,
     progress: Callable[[int, int], None] | None,
+    total: int = 0,
 ) -> tuple[list[RawMatch], ScanStats]:
-    """Scan ``files`` with ``jobs`` forked workers (falls back to serial without fork)."""
+    """Scan ``files`` (possibly a lazy walk) with ``jobs`` forked workers.
+
+    Callers check :func:`fork_is_safe` first. The pool forks before the walk is consumed
+    (by the pool's feeder thread), so walking and scanning overlap.
+    """
     from secretvault.scanning.scanner import ScanStats
 
     global _WORKER
-    if not fork_is_safe():
-        return scanner.scan_paths(files, jobs=1, progress=progress)
     _WORKER = scanner
     stats = ScanStats()
     matches: list[RawMatch] = []
@@ -84,7 +85,7 @@ def scan_parallel(
                 stats.errors.extend(errors)
                 done += count
                 if progress is not None:
-                    progress(done, len(files))
+                    progress(done, total)
     finally:
         _WORKER = None
     return matches, stats

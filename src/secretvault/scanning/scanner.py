@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
+from itertools import chain
 
 from secretvault.models import SecretFinding, SecretType, Severity
 from secretvault.scanning import filters, generic
@@ -29,6 +30,8 @@ from secretvault.scanning.rules.base import Rule
 
 Hit = tuple[CompiledRule, int, int, int, "bytes | None"]  # rule, line start, start, end, name
 CHUNK_SIZE = 8 * 1024 * 1024
+PARALLEL_MIN_FILES = 64
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 MAX_GENERIC_LINE = 1000  # bytes; longer lines are minified/generated code
 KNOWN_RULE_ID = "known-secret"
 
@@ -350,19 +353,41 @@ class Scanner:
 
     def scan_paths(
         self,
-        files: Sequence[tuple[str, str, int]],
+        files: Iterable[tuple[str, str, int]],
         *,
         jobs: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> tuple[list[RawMatch], ScanStats]:
-        """Scan ``(abs, rel, size)`` triples, in a process pool when the tree is large."""
-        files = [f for f in files if not self.allowlist.path_allowed(f[1])]
-        jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-        total_bytes = sum(f[2] for f in files)
-        if jobs > 1 and len(files) >= 64 and total_bytes >= 4 * 1024 * 1024:
-            from secretvault.scanning.parallel import scan_parallel
+        """Scan ``(abs, rel, size)`` triples, in a process pool once the tree proves large.
 
-            return scan_parallel(self, files, jobs, progress)
+        ``files`` may be a lazy walk: workers start scanning while the walk goes on.
+        ``progress(done, total)`` gets ``total=0`` when the number of files is not known.
+        """
+        total = len(files) if isinstance(files, Sized) else 0
+        it = (f for f in files if not self.allowlist.path_allowed(f[1]))
+        jobs = jobs if jobs is not None else len(os.sched_getaffinity(0))
+        head: list[tuple[str, str, int]] = []
+        size = 0
+        large = False
+        for f in it:
+            head.append(f)
+            size += f[2]
+            if len(head) >= PARALLEL_MIN_FILES and size >= PARALLEL_MIN_BYTES:
+                large = True
+                break
+        if large and jobs > 1:
+            from secretvault.scanning.parallel import fork_is_safe, scan_parallel
+
+            if fork_is_safe():
+                return scan_parallel(self, chain(head, it), jobs, progress, total)
+        return self._scan_serial(chain(head, it), progress, total)
+
+    def _scan_serial(
+        self,
+        files: Iterable[tuple[str, str, int]],
+        progress: Callable[[int, int], None] | None,
+        total: int,
+    ) -> tuple[list[RawMatch], ScanStats]:
         stats = ScanStats()
         matches: list[RawMatch] = []
         for i, (abs_path, rel, _size) in enumerate(files):
@@ -375,7 +400,7 @@ class Scanner:
             stats.files_scanned += 1 if n else 0
             stats.bytes_scanned += n
             if progress is not None:
-                progress(i + 1, len(files))
+                progress(i + 1, total)
         return matches, stats
 
     def with_context(self, matches: Iterable[RawMatch], **ctx: object) -> list[RawMatch]:
