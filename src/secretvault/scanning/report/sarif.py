@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import quote
 
 from secretvault.models import SecretScanReport, Severity
 
@@ -29,6 +31,14 @@ def _version() -> str:
         return version("secretvault")
     except Exception:
         return "0.0.0"
+
+
+def _artifact(path: str) -> dict[str, str]:
+    """Relative paths resolve against %SRCROOT%; absolute ones become file:// URIs."""
+    p = PurePath(path)
+    if p.is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(p.as_posix()), "uriBaseId": "%SRCROOT%"}
 
 
 def to_sarif(report: SecretScanReport) -> dict[str, Any]:
@@ -61,7 +71,7 @@ def to_sarif(report: SecretScanReport) -> dict[str, Any]:
                 "locations": [
                     {
                         "physicalLocation": {
-                            "artifactLocation": {"uri": f.file_path, "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": _artifact(f.file_path),
                             "region": region,
                         }
                     }
