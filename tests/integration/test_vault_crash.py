@@ -133,45 +133,100 @@ async def test_sigkill_writer_loses_no_acknowledged_write(tmp_path: Path) -> Non
         for _, _, value in acks:
             assert value.encode() not in on_disk
 
-        # The database is sound before anything else touches it.
-        conn = sqlite3.connect(vault_dir / "vault.db")
-        try:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        finally:
-            conn.close()
+        await _check_acknowledged(vault_dir, all_acks)
 
-        vault = SecretVault(_config(vault_dir))
-        await vault.initialize(create=False)
-        try:
-            entries = (await vault.get_access_log()).entries
-            for pfx, pfx_acks in all_acks.items():
-                latest: dict[str, tuple[int, str]] = {}
-                for name, version, value in pfx_acks:
-                    got, _ = await vault.get_secret(name, version=version)
-                    assert got == value, (name, version)
-                    if version >= latest.get(name, (0, ""))[0]:
-                        latest[name] = (version, value)
-                in_flight = 0
-                for name, (version, value) in latest.items():
-                    got, rec = await vault.get_secret(name)
-                    assert rec.status == SecretStatus.ACTIVE
-                    assert rec.metadata.version in (version, version + 1), name
-                    if rec.metadata.version == version:
-                        assert got == value, name
-                    else:
-                        in_flight += 1
-                unacked = [
-                    r.name
-                    for r in await vault.list_secrets()
-                    if r.name.startswith(f"{pfx}-") and r.name not in latest
-                ]
-                # Only the single call in flight at the kill may have committed unacknowledged.
-                assert in_flight + len(unacked) <= 1, (in_flight, unacked)
-                n_writer = sum(1 for e in entries if e.user == pfx)
-                assert n_writer - len(pfx_acks) in (0, 1), (n_writer, len(pfx_acks))
-            assert (await vault.verify_audit()).ok
-        finally:
-            await vault.shutdown()
+
+async def _check_acknowledged(
+    vault_dir: Path, all_acks: dict[str, list[tuple[str, int, str]]]
+) -> None:
+    """After kills: the file is sound, every acknowledged write is there with its value, at most
+    the one call in flight per writer committed unacknowledged, and the audit chain verifies."""
+    conn = sqlite3.connect(vault_dir / "vault.db")  # before anything else touches the file
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize(create=False)
+    try:
+        entries = (await vault.get_access_log()).entries
+        names = {r.name for r in await vault.list_secrets()}
+        for pfx, pfx_acks in all_acks.items():
+            latest: dict[str, tuple[int, str]] = {}
+            for name, version, value in pfx_acks:
+                got, _ = await vault.get_secret(name, version=version)
+                assert got == value, (name, version)
+                if version >= latest.get(name, (0, ""))[0]:
+                    latest[name] = (version, value)
+            in_flight = 0
+            for name, (version, value) in latest.items():
+                got, rec = await vault.get_secret(name)
+                assert rec.status == SecretStatus.ACTIVE
+                assert rec.metadata.version in (version, version + 1), name
+                if rec.metadata.version == version:
+                    assert got == value, name
+                else:
+                    in_flight += 1
+            unacked = [n for n in names if n.startswith(f"{pfx}-") and n not in latest]
+            # Only the single call in flight at the kill may have committed unacknowledged.
+            assert in_flight + len(unacked) <= 1, (pfx, in_flight, unacked)
+            n_writer = sum(1 for e in entries if e.user == pfx)
+            assert n_writer - len(pfx_acks) in (0, 1), (pfx, n_writer, len(pfx_acks))
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
+
+
+def _start_writer(script: Path, vault_dir: Path, prefix: str, ack: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(script), str(vault_dir), prefix, str(ack)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=_clean_env(),
+    )
+
+
+def _wait_for_acks(procs: dict[str, subprocess.Popen], acks: dict[str, Path], want: int) -> None:
+    deadline = time.monotonic() + 40
+    while not all(len(_acks(acks[p])) >= want for p in procs):
+        for prefix, proc in procs.items():
+            if proc.poll() is not None:  # a writer raised (e.g. "database is locked")
+                pytest.fail(f"writer {prefix} died: {proc.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < deadline, {p: len(_acks(acks[p])) for p in procs}
+        time.sleep(0.01)
+
+
+@pytest.mark.timeout(120)
+async def test_killing_one_writer_does_not_disturb_the_others(tmp_path: Path) -> None:
+    """SIGKILL one of three concurrent writers (possibly holding the write lock): the survivors
+    keep going without an error, a restarted writer joins them, nothing acknowledged is lost."""
+    vault_dir = tmp_path / "vault"
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize()
+    await vault.shutdown()
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER, encoding="utf-8")
+    acks = {p: tmp_path / f"acks-{p}.tsv" for p in ("a", "b", "c", "d")}
+    procs = {p: _start_writer(script, vault_dir, p, acks[p]) for p in ("a", "b", "c")}
+    try:
+        _wait_for_acks(procs, acks, 20)
+        victim = procs.pop("a")
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=10)
+        victim.stderr.close()
+        before = {p: len(_acks(acks[p])) for p in procs}
+        _wait_for_acks(procs, acks, max(before.values()) + 40)  # survivors make progress
+        procs["d"] = _start_writer(script, vault_dir, "d", acks["d"])  # a restart joins in
+        _wait_for_acks(procs, acks, 20)
+        _wait_for_acks({"d": procs["d"]}, acks, 40)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stderr.close()
+    await _check_acknowledged(vault_dir, {p: _acks(path) for p, path in acks.items()})
 
 
 ROTATE_AND_HANG = textwrap.dedent(
