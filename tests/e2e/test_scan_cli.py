@@ -311,3 +311,41 @@ def test_repository_itself_is_clean() -> None:
     r = cli("scan", "src", "tests", ".pre-commit-hooks.yaml", "--format", "json", cwd=root)
     findings = json.loads(r.stdout)["findings"]
     assert findings == [], [(f["file_path"], f["line_number"], f["rule_id"]) for f in findings]
+
+
+def test_real_vault_known_secrets_and_fix(tmp_path: Path) -> None:
+    """The real CLI and the real local vault: init, set, scan --known-secrets, scan --fix."""
+    exe = Path(sys.executable).parent / "secretvault"
+    if not exe.exists():
+        pytest.skip("secretvault console script not installed")
+    env = {**ENV, "SECRETVAULT_DIR": str(tmp_path / "vault")}
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def sv(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(exe), *args], cwd=work, capture_output=True, text=True, input=input, env=env
+        )
+
+    assert sv("init").returncode == 0
+    rng = random.Random(12)
+    stored = "".join(rng.choice(string.ascii_lowercase) for _ in range(22))
+    assert (
+        sv("set", "legacy-db", "--type", "database_password", "--stdin", input=stored).returncode
+        == 0
+    )
+    (work / "notes.txt").write_text(f"old: {stored}\n")
+    assert sv("scan", ".").returncode == 0
+    r = sv("scan", ".", "--known-secrets", "--format", "json")
+    assert r.returncode == 1 and stored not in r.stdout + r.stderr
+    assert json.loads(r.stdout)["findings"][0]["known_secret"] == "legacy-db"
+
+    (work / "notes.txt").unlink()
+    pw = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(18)) + "7Q"
+    (work / "settings.py").write_text(f'DB_PASSWORD = "{pw}"\n')
+    r = sv("scan", ".", "--fix", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert pw not in (work / "settings.py").read_text() + r.stdout + r.stderr
+    got = sv("get", "db_password")
+    assert got.returncode == 0 and pw in got.stdout
+    assert sv("scan", ".").returncode == 0

@@ -82,7 +82,7 @@ class FixPlan:
 
 
 def _redact_all(text: str, secrets: dict[str, tuple[str, SecretType]]) -> str:
-    for value, _ in secrets.values():
+    for value in sorted((v for v, _ in secrets.values()), key=len, reverse=True):
         text = text.replace(value, redact(value))
     return text
 
