@@ -354,7 +354,10 @@ def _emit(report: SecretScanReport, fmt: Format, output: Path | None) -> None:
     color = output is None and fmt == Format.text and sys.stdout.isatty()
     text = render(report, fmt.value, color=color)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _err(f"cannot write {output}: {exc.strerror or exc}") from None
         typer.echo(f"report written to {output} ({report.total_findings} findings)", err=True)
     else:
         sys.stdout.write(text)
