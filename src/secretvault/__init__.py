@@ -35,6 +35,7 @@ _EXPORTS = {
         "BackendUnavailableError",
         "ConfigurationError",
         "InjectionError",
+        "InvalidArgumentError",
         "InvalidSecretNameError",
         "InvalidSecretValueError",
         "MasterKeyError",

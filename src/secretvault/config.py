@@ -317,16 +317,16 @@ def load_config(
     try:
         return cls(**init).secrets_management
     except ValidationError as exc:
-        raise ConfigurationError(describe_validation_error(exc, app)) from None
+        raise ConfigurationError(describe_validation_error(exc, f"settings ({app})")) from None
 
 
-def describe_validation_error(exc: ValidationError, app: str = DEFAULT_APP) -> str:
+def describe_validation_error(exc: ValidationError, what: str) -> str:
     """One line per bad field, without echoing the input (it may be a token)."""
     parts = []
     for err in exc.errors(include_input=False, include_url=False):
         loc = ".".join(str(p) for p in err["loc"])
         parts.append(f"{loc}: {err['msg']}")
-    return f"invalid settings ({app}): " + "; ".join(parts)
+    return f"invalid {what}: " + "; ".join(parts)
 
 
 def layers_in_effect(app: str = DEFAULT_APP, settings_dir: str | Path = "settings") -> list[str]:

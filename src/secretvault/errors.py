@@ -33,6 +33,12 @@ class InvalidSecretNameError(SecretVaultError, ValueError):
     exit_code = 2
 
 
+class InvalidArgumentError(SecretVaultError, ValueError):
+    """An argument is out of range or of the wrong kind (rotation_days, secret type, dates)."""
+
+    exit_code = 2
+
+
 class InvalidSecretValueError(SecretVaultError, ValueError):
     """The value is empty, not text, or larger than the limit."""
 

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,16 +25,13 @@ from secretvault.backends.base import SecretFilter, StoredVersion
 from secretvault.backends.local import LocalBackend, LocalTransaction
 from secretvault.config import EnvSecretsSource, SecretsConfig, load_config
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
-from secretvault.crypto.keys import (
-    MasterKey,
-    create_key_file,
-    load_master_key,
-    read_key_file,
-)
+from secretvault.crypto.keyring import KeyFiles, check_envelope, check_matches
+from secretvault.crypto.keys import MasterKey, load_master_key
 from secretvault.errors import (
     AuditError,
     AuthorizationError,
     ConfigurationError,
+    InvalidArgumentError,
     InvalidSecretNameError,
     InvalidSecretValueError,
     MasterKeyError,
@@ -219,63 +217,32 @@ class SecretVault:
             kdf_salt=kdf_salt,
         )
 
+    def _key_files(self) -> KeyFiles:
+        backups = Path(self.config.storage_path).parent / "backups"
+        return KeyFiles(
+            Path(self.config.master_key_path), backups, self.config.busy_timeout_ms / 1000
+        )
+
+    @property
+    def _uses_key_file(self) -> bool:
+        return not (self.config.storage.encryption_key or self.config.storage.passphrase)
+
     def _load_or_create_key(self, backend: LocalBackend) -> MasterKey:
         """Never generate a key over existing data: a key is created only for an empty ring."""
-        key_path = Path(self.config.master_key_path)
-        uses_file = not (self.config.storage.encryption_key or self.config.storage.passphrase)
-        with backend.sync_transaction() as tx:
-            ring = tx.keys()
-            salt = self._kdf_salt(tx)
-            if not ring:
-                if uses_file and not key_path.exists():
-                    key = create_key_file(key_path)
-                else:
-                    key = self._load_key(salt)
-                tx.add_key(key.key_id, encrypt_value(key, "__check__", 0, "secretvault"))
-                return key
-        key = self._finish_rekey_rename(key_path, ring[0].key_id) if uses_file else None
-        key = key or self._load_key(salt)
-        self._check_key_matches(key, ring)
+        files = self._key_files()
+        with files.locked() if self._uses_key_file else nullcontext():
+            with backend.sync_transaction() as tx:
+                ring = tx.keys()
+                salt = self._kdf_salt(tx)
+                if not ring:
+                    key = files.create_first() if self._uses_key_file else self._load_key(salt)
+                    tx.add_key(key.key_id, check_envelope(key))
+                    return key
+            if self._uses_key_file:
+                files.complete_interrupted(ring[0].key_id)
+            key = self._load_key(salt)
+        check_matches(key, ring)
         return key
-
-    def _finish_rekey_rename(self, key_path: Path, active_id: str) -> MasterKey | None:
-        """Complete a rekey that committed but crashed before swapping the key files."""
-        nxt = key_path.with_name(key_path.name + ".next")
-        if not nxt.exists():
-            return None
-        new = read_key_file(nxt)
-        if new.key_id != active_id:
-            nxt.unlink()  # the rekey did not commit; the old key stays in force
-            return None
-        if key_path.exists():
-            old = read_key_file(key_path)
-            self._retire_key_file(key_path, old)
-        nxt.replace(key_path)
-        return MasterKey(new.material, source=f"file:{key_path}")
-
-    def _retire_key_file(self, key_path: Path, old: MasterKey) -> None:
-        backups = Path(self.config.storage_path).parent / "backups"
-        backups.mkdir(parents=True, exist_ok=True, mode=0o700)
-        key_path.replace(backups / f"master.key.{old.key_id}")
-
-    @staticmethod
-    def _check_key_matches(key: MasterKey, ring: list[Any]) -> None:
-        active = ring[0]
-        if key.key_id == active.key_id:
-            decrypt_value(key, "__check__", 0, active.check)
-            return
-        retired = {k.key_id for k in ring[1:]}
-        if key.key_id in retired:
-            raise MasterKeyError(
-                f"master key {key.key_id} was retired by `secretvault rekey`; the vault now "
-                f"uses key {active.key_id}",
-                hint="load the current master key file",
-            )
-        raise MasterKeyError(
-            f"master key {key.key_id} does not match this vault (it expects {active.key_id})",
-            hint="point master_key_path at the key this vault was created with; a new key "
-            "cannot read existing data",
-        )
 
     def _load_or_create_audit_key(self, backend: LocalBackend) -> bytes:
         import os
@@ -285,9 +252,9 @@ class SecretVault:
             wrapped = tx.meta_get("audit_key")
             if wrapped is None:
                 raw = os.urandom(32)
-                tx.meta_set("audit_key", _dump_env(encrypt_value(key, AUDIT_KEY_ID, 0, raw.hex())))
+                tx.meta_set("audit_key", _wrap_audit_key(key, raw))
                 return raw
-        return bytes.fromhex(decrypt_value(key, AUDIT_KEY_ID, 0, _load_env(wrapped)))
+        return bytes.fromhex(decrypt_value(key, AUDIT_KEY_ID, 0, Envelope.from_json(wrapped)))
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -404,7 +371,22 @@ class SecretVault:
     def _encrypt(self, secret_id: str, version: int, value: str) -> Envelope:
         return encrypt_value(self._require_key(), secret_id, version, value)
 
-    def _new_version(self, secret_id: str, version: int, value: str, user: str, stage: str):
+    def _new_version(
+        self, tx: LocalTransaction, secret_id: str, version: int, value: str, user: str, stage: str
+    ) -> StoredVersion:
+        """Encrypt a new version under the vault's *active* key (another process may have run
+        ``rekey`` since this one loaded its key: pick the new key up, never write under a
+        retired one)."""
+        active = tx.active_key_id()
+        if (
+            active != self._require_key().key_id
+            and self._reload_key_after_rekey(active).key_id != active
+        ):
+            raise MasterKeyError(
+                f"the vault's active master key is {active}; this process holds "
+                f"{self.key_id} and cannot load the new key file",
+                hint="restart the process with the current master key",
+            )
         return StoredVersion(
             version, self._encrypt(secret_id, version, value), utcnow(), user, stage
         )
@@ -428,19 +410,20 @@ class SecretVault:
         """Store a new secret; returns its id (SHA-256 of the name)."""
         validate_name(name)
         validate_value(value)
-        metadata = SecretMetadata(
+        metadata = _argument(
+            SecretMetadata,
             created_by=created_by,
             description=description,
             tags=list(tags or []),
             service=service,
-            rotation_days=rotation_days or self.config.rotation_days,
+            rotation_days=self.config.rotation_days if rotation_days is None else rotation_days,
             expires_at=expires_at,
             environment=environment or self.config.environment,
         )
         record = SecretRecord(
             id=secret_id_for(name),
             name=name,
-            secret_type=SecretType(secret_type),
+            secret_type=_argument(SecretType, secret_type),
             metadata=metadata,
             backend=self.config.default_backend,
         )
@@ -453,7 +436,7 @@ class SecretVault:
                         f"secret {name!r} already exists", hint="use update_secret / `update`"
                     )
                 await tx.create(
-                    record, self._new_version(record.id, 1, value, created_by, "current")
+                    record, self._new_version(tx, record.id, 1, value, created_by, "current")
                 )
                 await self._audit(tx, "create", created_by, name, source_ip=source_ip)
             except (AuthorizationError, SecretAlreadyExistsError) as exc:
@@ -516,15 +499,16 @@ class SecretVault:
         if record.status == SecretStatus.PENDING_DELETION:
             raise SecretPendingDeletionError(
                 f"secret {name!r} is pending deletion",
-                hint=f"`secretvault restore-secret {name}` before {record.purge_after}",
+                hint=f"`secretvault restore {name}` before {record.purge_after:%Y-%m-%d %H:%M} UTC",
             )
         if record.is_expired:
             if record.status != SecretStatus.EXPIRED:
                 record.status = SecretStatus.EXPIRED
                 await tx.update(record)
             raise SecretExpiredError(
-                f"secret {name!r} expired at {record.metadata.expires_at}",
-                hint="update or rotate it to set a new value and expiry",
+                f"secret {name!r} expired at {record.metadata.expires_at:%Y-%m-%d %H:%M} UTC",
+                hint=f"give it a new expiry and value: `secretvault update {name} "
+                "--expires-at DATE` (or update_metadata + update_secret)",
             )
         return record
 
@@ -555,7 +539,11 @@ class SecretVault:
         if entry.record.is_expired:
             return None
         if self.config.rbac_enabled:
-            await self._authorize(user, AccessLevel.READ, entry.record)
+            try:
+                await self._authorize(user, AccessLevel.READ, entry.record)
+            except AuthorizationError as exc:
+                await self._record_denial("read", user, name, exc, source_ip)
+                raise
         if self.config.access_log_enabled:
             # Cache hits are audited write-behind (flushed within 1 s, 256 reads, any write or
             # shutdown): an opt-in trade of the read-is-never-unaudited guarantee for speed.
@@ -614,6 +602,8 @@ class SecretVault:
                     raise _state_error(record)
                 result = await change(tx, record)
                 await self._audit(tx, action, user, name, reason=reason, source_ip=source_ip)
+            except AuditError:
+                raise  # the change must not commit without its audit entry
             except (SecretVaultError, AuthorizationError) as exc:
                 err = exc
         if err is not None:
@@ -634,7 +624,7 @@ class SecretVault:
 
         async def change(tx: LocalTransaction, record: SecretRecord) -> SecretRecord:
             now = utcnow()
-            new = record.metadata.version + 1
+            new = await _next_version(tx, record)  # a pending rotation may hold current + 1
             record.metadata = record.metadata.model_copy(
                 update={
                     "version": new,
@@ -642,9 +632,9 @@ class SecretVault:
                     **({"last_rotated": now} if rotate else {}),
                 }
             )
-            if record.status == SecretStatus.EXPIRED and not record.is_expired:
+            if record.status == SecretStatus.EXPIRED and not _past(record.metadata.expires_at):
                 record.status = SecretStatus.ACTIVE
-            stored = self._new_version(record.id, new, value, user, "current")
+            stored = self._new_version(tx, record.id, new, value, user, "current")
             await tx.add_version(record, stored, self.config.max_versions)
             return record
 
@@ -668,7 +658,7 @@ class SecretVault:
         name = name or domain
         if name is None:
             raise InvalidSecretNameError("update_metadata needs a secret name")
-        new_status = SecretStatus(status) if status is not None else None
+        new_status = _argument(SecretStatus, status) if status is not None else None
         fields = {
             k: v
             for k, v in {
@@ -681,6 +671,7 @@ class SecretVault:
             }.items()
             if v is not None
         }
+        _argument(SecretMetadata, **fields)  # reject bad values before touching the store
         if new_status == SecretStatus.PENDING_DELETION:
             return await self.soft_delete_secret(name, user=user)
 
@@ -695,6 +686,8 @@ class SecretVault:
             if new_status is not None:
                 record.status = new_status
                 record.deleted_at = record.purge_after = None
+            elif record.status == SecretStatus.EXPIRED and not _past(record.metadata.expires_at):
+                record.status = SecretStatus.ACTIVE  # a new expiry in the future revives it
             await tx.update(record)
             return record
 
@@ -823,9 +816,20 @@ class SecretVault:
         user: str = "system",
     ) -> list[SecretRecord]:
         """Records (no values) matching every given filter; RBAC hides what ``user`` can't read."""
-        flt = SecretFilter(status, secret_type, tuple(tags or ()), service, environment)
+        # Expiry is a matter of time, not only of stored status: fetch ACTIVE and EXPIRED
+        # together, mark what has expired since (persisted), then apply the status filter.
+        by_time = status in (None, SecretStatus.ACTIVE, SecretStatus.EXPIRED)
+        flt = SecretFilter(
+            None if by_time else status, secret_type, tuple(tags or ()), service, environment
+        )
         async with self._tx() as tx:
             records = await tx.list(flt)
+            for record in records:
+                if record.status == SecretStatus.ACTIVE and record.is_expired:
+                    record.status = SecretStatus.EXPIRED
+                    await tx.update(record)
+            if status is not None:
+                records = [r for r in records if r.status == status]
             if self.config.rbac_enabled:
                 policy = await self._policy_now()
                 records = [r for r in records if policy.allows(user, AccessLevel.READ, r)]
@@ -860,7 +864,8 @@ class SecretVault:
         self._flush_audit(force=True)
         backend = self._backend()
         seq, h = backend.audit_anchor()
-        return verify_chain(self._audit_key, await backend.audit_entries(), seq, h)
+        entries = await backend.audit_entries()
+        return verify_chain(self._audit_key, entries, seq, h, backend.audit_head())
 
     async def purge_audit(self, retention_days: int | None = None, user: str = "system") -> int:
         """Drop entries older than the retention period; the rest still verifies."""
@@ -913,7 +918,7 @@ class SecretVault:
             validate_value(value)
             new = await _next_version(tx, record)
             await tx.add_version(
-                record, self._new_version(record.id, new, value, user, "pending"), 0
+                record, self._new_version(tx, record.id, new, value, user, "pending"), 0
             )
             record.status = SecretStatus.ROTATING
             await tx.update(record)
@@ -1103,10 +1108,10 @@ class SecretVault:
         folder = Path(self.config.storage_path).parent / "backups"
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         target = Path(destination) if destination else folder / f"vault-{stamp}.db"
-        async with self._tx() as tx:
-            await self._audit(tx, "backup", user, None, reason=target.name)
         self._flush_audit(force=True)
         self._backend().backup_to(target)
+        async with self._tx() as tx:
+            await self._audit(tx, "backup", user, None, reason=target.name)
         if destination is None:
             old = sorted(folder.glob("vault-*.db"))[: -self.config.backup_retention]
             for path in old:
@@ -1170,29 +1175,41 @@ class SecretVault:
                 hint="unset storage.encryption_key/passphrase to use a key file",
             )
         old, new = self._require_key(), MasterKey.generate()
-        key_path = Path(self.config.master_key_path)
-        nxt = key_path.with_name(key_path.name + ".next")
-        if nxt.exists():
-            nxt.unlink()
-        create_key_file(nxt, new)
-        backend = self._backend()
+        backend, files = self._backend(), self._key_files()
         self._flush_audit(force=True)
-        with backend.sync_transaction() as tx:
-            for secret_id, version, env in tx.all_versions():
-                plain = decrypt_value(old, secret_id, version, env)
-                tx.rewrap(secret_id, version, encrypt_value(new, secret_id, version, plain))
-            tx.meta_set(
-                "audit_key", _dump_env(encrypt_value(new, AUDIT_KEY_ID, 0, self._audit_key.hex()))
-            )
-            tx.add_key(new.key_id, encrypt_value(new, "__check__", 0, "secretvault"))
-            _run_now(self._audit(tx, "rekey", user, None, reason=f"{old.key_id} -> {new.key_id}"))
-            tx._bump()
-        backend.note_own_write()
-        self._retire_key_file(key_path, old)
-        nxt.replace(key_path)
-        self._key = MasterKey(new.material, source=f"file:{key_path}")
+        with files.locked():
+            files.write_next(new)
+            with backend.sync_transaction() as tx:
+                for secret_id, version, env in tx.all_versions():
+                    plain = decrypt_value(old, secret_id, version, env)
+                    tx.rewrap(secret_id, version, encrypt_value(new, secret_id, version, plain))
+                tx.meta_set("audit_key", _wrap_audit_key(new, self._audit_key))
+                tx.add_key(new.key_id, check_envelope(new))
+                reason = f"{old.key_id} -> {new.key_id}"
+                _run_now(self._audit(tx, "rekey", user, None, reason=reason))
+                tx._bump()
+            backend.note_own_write()
+            self._key = files.swap_in(old)
         self._cache.clear()
         return new.key_id
+
+
+def _past(moment: datetime | None) -> bool:
+    return moment is not None and moment <= utcnow()
+
+
+def _argument(build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Build a model or enum from caller arguments; bad input becomes InvalidArgumentError."""
+    from pydantic import ValidationError
+
+    from secretvault.config import describe_validation_error
+
+    try:
+        return build(*args, **kwargs)
+    except ValidationError as exc:
+        raise InvalidArgumentError(describe_validation_error(exc, "arguments")) from None
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc)) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -1210,8 +1227,7 @@ def _state_error(record: SecretRecord) -> SecretVaultError:
 
 
 async def _next_version(tx: LocalTransaction, record: SecretRecord) -> int:
-    versions = await tx.versions(record.id)
-    return max((v.version for v in versions), default=record.metadata.version) + 1
+    return max(tx.max_version(record.id), record.metadata.version) + 1
 
 
 def _rotation_key(secret_id: str, version: int) -> str:
@@ -1255,25 +1271,62 @@ def _run_now(coro: Any) -> Any:
     raise RuntimeError("coroutine suspended unexpectedly")
 
 
-def _dump_env(env: Envelope) -> str:
-    return json.dumps(
-        {
-            "ct": base64.b64encode(env.ciphertext).decode(),
-            "nonce": base64.b64encode(env.nonce).decode(),
-            "salt": base64.b64encode(env.salt).decode(),
-            "key_id": env.key_id,
-        }
-    )
+def _wrap_audit_key(master: MasterKey, raw: bytes) -> str:
+    """The audit MAC key, encrypted under the master key (text for the meta table)."""
+    return encrypt_value(master, AUDIT_KEY_ID, 0, raw.hex()).to_json()
 
 
-def _load_env(text: str) -> Envelope:
-    d = json.loads(text)
-    return Envelope(
-        base64.b64decode(d["ct"]),
-        base64.b64decode(d["nonce"]),
-        base64.b64decode(d["salt"]),
-        d["key_id"],
-    )
+async def restore_unopenable_vault(
+    config: SecretsConfig, source: str | Path, user: str = "system", app: str = "mahavishnu"
+) -> Path | None:
+    """Restore a vault whose database cannot be opened (corrupt or missing) from a backup.
+
+    The backup is copied to a scratch file and opened as a vault first — integrity, schema and
+    master key all checked — before anything is moved. The damaged database (and its WAL/SHM)
+    is kept beside it as ``vault.db.damaged-<time>``, never deleted. Returns that path (None
+    when there was no database at all).
+    """
+    import sqlite3
+
+    source, live = Path(source), Path(config.storage_path)
+    if not source.is_file():
+        raise SecretNotFoundError(f"backup {source} does not exist")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    scratch = live.with_name(f"{live.name}.restoring-{stamp}")
+    live.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch.touch(mode=0o600)
+    try:
+        with (
+            sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
+            sqlite3.connect(scratch) as dst,
+        ):
+            src.backup(dst)
+        probe = SecretVault(config.model_copy(update={"storage_path": str(scratch)}), app=app)
+        await probe.initialize(create=False)
+        await probe.shutdown()
+    except sqlite3.DatabaseError:
+        scratch.unlink(missing_ok=True)
+        raise SecretDecryptionError(
+            f"{source} is not a secretvault backup or is corrupt", hint="pick another backup"
+        ) from None
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+    damaged = live.with_name(f"{live.name}.damaged-{stamp}") if live.exists() else None
+    for suffix in ("", "-wal", "-shm"):
+        part = live.with_name(live.name + suffix)
+        if damaged is not None and part.exists():
+            part.replace(damaged.with_name(damaged.name + suffix))
+    scratch.replace(live)
+    vault = SecretVault(config, app=app)
+    await vault.initialize(create=False)
+    try:
+        async with vault._tx() as tx:
+            saved = damaged.name if damaged else "no database"
+            await vault._audit(tx, "restore", user, None, reason=f"{source.name}; {saved}")
+    finally:
+        await vault.shutdown()
+    return damaged
 
 
 async def create_vault(

@@ -616,15 +616,10 @@ def test_debug_traceback_never_contains_the_value(base_vault: Path, tmp_path: Pa
 
 
 # --------------------------------------------------------------------------------------------
-# known bugs (kept as strict xfails until src/ is fixed)
+# regressions: bugs these tests found, fixed in src/
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `purge NAME` always exits 2 'give either a secret NAME or --expired' "
-    "(cli/secrets.py cmd_purge: the NAME/--expired check is inverted)",
-)
 def test_purge_a_soft_deleted_secret(base_vault: Path, tmp_path: Path) -> None:
     d = copy_vault(base_vault, tmp_path / "v")
     cli = Cli(tmp_path, SECRETVAULT_DIR=str(d))
@@ -634,13 +629,6 @@ def test_purge_a_soft_deleted_secret(base_vault: Path, tmp_path: Path) -> None:
     assert not json.loads(cli("list", "--json").stdout)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an expired secret can never be revived by `update` as its hint says: "
-    "SecretRecord.is_expired (models.py) is True whenever status is EXPIRED, so "
-    "SecretVault.update_secret's `status == EXPIRED and not is_expired` never reactivates it "
-    "and update_metadata(expires_at=...) keeps the status; get then says 'expired at <future>'",
-)
 def test_update_revives_an_expired_secret_as_the_hint_says(base_vault: Path, tmp_path: Path):
     d = copy_vault(base_vault, tmp_path / "v")
     cli = Cli(tmp_path, SECRETVAULT_DIR=str(d))
@@ -651,11 +639,6 @@ def test_update_revives_an_expired_secret_as_the_hint_says(base_vault: Path, tmp
     assert cli("get", "tok").stdout == "new-VALUE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the pending-deletion hint tells users to run `secretvault restore-secret NAME`, "
-    "a command that does not exist (vault.py SecretVault._readable; the command is `restore`)",
-)
 def test_pending_deletion_hint_names_a_real_command(base_vault: Path, tmp_path: Path) -> None:
     d = copy_vault(base_vault, tmp_path / "v")
     cli = Cli(tmp_path, SECRETVAULT_DIR=str(d))
@@ -667,12 +650,6 @@ def test_pending_deletion_hint_names_a_real_command(base_vault: Path, tmp_path: 
     assert cli("get", "base-secret").stdout == "base-VALUE-42"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the corrupt-database hint says to restore a backup, but `restore "
-    "--from-backup` must first open the corrupt vault and exits 10 (backends/local.py "
-    "_open_error hint vs vault.py SecretVault.restore/cli restore): no CLI recovery path",
-)
 def test_corrupt_database_can_be_restored_as_the_hint_says(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     cli("init")
@@ -693,13 +670,6 @@ def test_corrupt_database_can_be_restored_as_the_hint_says(tmp_path: Path) -> No
     assert cli("get", "keep-me").stdout == "keep-me-VALUE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: corruption inside a table (file header intact) escapes as a raw "
-    "sqlite3.DatabaseError traceback with exit 1 from get/list/doctor instead of exit 10 + hint "
-    "(backends/local.py only maps errors raised while opening; cli/common.guard and "
-    "admin._check_open catch SecretVaultError only)",
-)
 def test_corrupt_table_pages_give_a_clean_store_error(base_vault: Path, tmp_path: Path) -> None:
     d = copy_vault(base_vault, tmp_path / "v")
     db = d / "vault.db"

@@ -11,13 +11,17 @@ per acknowledged operation.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -132,7 +136,14 @@ async def _seed(vault_dir: Path) -> list[str]:
     return names
 
 
-def _run_children(tmp_path: Path, vault_dir: Path, seeds: list[str], cache: bool) -> list[dict]:
+async def _run_children(
+    tmp_path: Path,
+    vault_dir: Path,
+    seeds: list[str],
+    cache: bool,
+    during: Callable[[], Awaitable[None]] | None = None,
+) -> list[dict]:
+    """Start the children, release them together, run ``during()`` while they work."""
     script = tmp_path / "child.py"
     script.write_text(CHILD, encoding="utf-8")
     procs = []
@@ -163,6 +174,8 @@ def _run_children(tmp_path: Path, vault_dir: Path, seeds: list[str], cache: bool
             assert time.monotonic() < deadline, "children did not reach the start barrier"
             time.sleep(0.01)
         (vault_dir / "go").touch()
+        if during is not None:
+            await during()
         results = []
         for i, p in enumerate(procs):
             _out, err = p.communicate(timeout=50)
@@ -186,8 +199,22 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
     its write-behind audit entries must all be flushed by ``shutdown``."""
     vault_dir = tmp_path / "vault"
     seeds = await _seed(vault_dir)
+    online = tmp_path / "online-backup.db"
+    backup_at: list[float] = []
+
+    async def backup_while_they_write() -> None:
+        # An online backup taken by a fifth process in the middle of the run.
+        await asyncio.sleep(0.15)
+        vault = SecretVault(_config(vault_dir))
+        await vault.initialize(create=False)
+        try:
+            await vault.backup(online)
+            backup_at.append(time.time())
+        finally:
+            await vault.shutdown()
+
     t0 = time.monotonic()
-    results = _run_children(tmp_path, vault_dir, seeds, cache)
+    results = await _run_children(tmp_path, vault_dir, seeds, cache, backup_while_they_write)
     wall = time.monotonic() - t0
 
     # 1. No child saw any error (in particular no "database is locked" / BackendUnavailable).
@@ -234,12 +261,12 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         if cache:  # the cache was really exercised (its hits are audited as reason "cache")
             assert sum(1 for e in entries if e.reason == "cache") > 0
         action_names = {"create": "create", "update": "update", "read": "read", "list": "list"}
-        expected = Counter({"create": len(seeds)})
+        expected = Counter({"create": len(seeds), "backup": 1})
         for r in results:
             for a in r["acks"]:
                 expected[action_names[a["op"]]] += 1
         assert Counter(e.action for e in entries) == expected
-        assert len(entries) == len(seeds) + N_PROCS * N_OPS
+        assert len(entries) == len(seeds) + N_PROCS * N_OPS + 1
         by_user = Counter(e.user for e in entries)
         for i, r in enumerate(results):
             assert by_user[f"p{i}"] == len(r["acks"])
@@ -265,7 +292,27 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         # 4. Every read returned exactly the value acknowledged for the version it reported.
         for a in reads:
             assert writes[(a["name"], a["version"])] == a["value"], a
-        # 5. Per process: reads never go back in time, and a process reads its own writes.
+        # 5. The online backup is a consistent snapshot: sound file, verifiable audit chain,
+        #    and every secret in it holds a value that was acknowledged for that version.
+        assert min(r["start"] for r in results) < backup_at[0] < max(r["end"] for r in results)
+        snap_dir = tmp_path / "snapshot"
+        snap_dir.mkdir()
+        shutil.copy(online, snap_dir / "vault.db")
+        shutil.copy2(vault_dir / "master.key", snap_dir / "master.key")
+        snap = SecretVault(_config(snap_dir))
+        await snap.initialize(create=False)
+        try:
+            assert snap.backend.integrity_check() == "ok"
+            assert (await snap.verify_audit()).ok
+            snap_records = await snap.list_secrets()
+            assert seeds[0] in {r.name for r in snap_records}
+            for rec in snap_records:
+                value, got = await snap.get_secret(rec.name)
+                assert writes[(rec.name, got.metadata.version)] == value, rec.name
+        finally:
+            await snap.shutdown()
+
+        # 6. Per process: reads never go back in time, and a process reads its own writes.
         for i, r in enumerate(results):
             seen: dict[str, int] = {}
             for a in r["acks"]:
@@ -366,6 +413,7 @@ async def test_opening_the_vault_does_not_break_a_rotation_in_another_process(
 REKEYER = textwrap.dedent(
     """
     import asyncio, json, os, sys, time
+    import secretvault.crypto.keyring as keyring
     import secretvault.vault as sv
 
     vault_dir, point = sys.argv[1], sys.argv[2]
@@ -380,22 +428,22 @@ REKEYER = textwrap.dedent(
             time.sleep(0.01)
 
     if point == "before-transaction":  # master.key.next written, re-wrap not started
-        create = sv.create_key_file
+        create = keyring.create_key_file
 
         def create_then_pause(path, key=None):
             made = create(path, key)
             pause()
             return made
 
-        sv.create_key_file = create_then_pause
+        keyring.create_key_file = create_then_pause
     else:  # "after-commit": every row re-wrapped and committed, key files not swapped yet
-        retire = sv.SecretVault._retire_key_file
+        retire = keyring.KeyFiles.retire
 
-        def pause_then_retire(self, key_path, old):
+        def pause_then_retire(self, old):
             pause()
-            return retire(self, key_path, old)
+            return retire(self, old)
 
-        sv.SecretVault._retire_key_file = pause_then_retire
+        keyring.KeyFiles.retire = pause_then_retire
 
     async def main():
         vault = sv.SecretVault(
@@ -418,33 +466,7 @@ REKEYER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "point",
-    [
-        pytest.param(
-            "before-transaction",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a process opening the vault while a rekey has written "
-                "master.key.next but not yet committed deletes master.key.next "
-                "(vault.py SecretVault._finish_rekey_rename: 'the rekey did not commit'); the "
-                "rekey then commits and every secret is encrypted under a key that no longer "
-                "exists on disk",
-            ),
-        ),
-        pytest.param(
-            "after-commit",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a process opening the vault after a rekey committed but before it "
-                "swapped the key files completes the swap itself (vault.py "
-                "SecretVault._finish_rekey_rename); the rekeying process then moves the NEW key "
-                "to backups/master.key.<old id> (overwriting the old key) and fails: "
-                "master.key is gone",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("point", ["before-transaction", "after-commit"])
 @pytest.mark.timeout(60)
 async def test_opening_the_vault_during_a_rekey_in_another_process(
     tmp_path: Path, point: str
@@ -472,14 +494,15 @@ async def test_opening_the_vault_during_a_rekey_in_another_process(
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        # Another process (this one) starts up and reads a secret meanwhile.
+        # Another process (this one) starts up meanwhile: it waits on the key-file lock the
+        # rekey holds, then reads with whatever key is current. The rekey is released shortly.
+        threading.Timer(0.5, (vault_dir / "release").touch).start()
         other = SecretVault(_config(vault_dir))
         await other.initialize(create=False)
         try:
             assert (await other.get_secret("kept"))[0] == "kept-value"
         finally:
             await other.shutdown()
-        (vault_dir / "release").touch()
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -500,3 +523,94 @@ async def test_opening_the_vault_during_a_rekey_in_another_process(
         await vault.shutdown()
     result = json.loads(out)
     assert result["ok"], result
+
+
+LONG_LIVED_READER = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from secretvault import SecretsConfig, SecretVault
+
+    vault_dir = sys.argv[1]
+    cfg = SecretsConfig(
+        storage_path=os.path.join(vault_dir, "vault.db"),
+        master_key_path=os.path.join(vault_dir, "master.key"),
+        cache_enabled=True,
+        cache_ttl_seconds=300,
+        rbac_enabled=True,
+    )
+
+    def wait_for(name):
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(vault_dir, name)):
+            assert time.monotonic() < deadline, name
+            time.sleep(0.005)
+
+    async def read(vault):
+        try:
+            return (await vault.get_secret("x-token", user="bob"))[0]
+        except Exception as exc:
+            return type(exc).__name__
+
+    async def main():
+        vault = SecretVault(cfg)
+        await vault.initialize(create=False)
+        seen = [await read(vault), await read(vault)]  # the second one is a cache hit
+        open(os.path.join(vault_dir, "phase1"), "w").close()
+        wait_for("restored")
+        seen.append(await read(vault))
+        open(os.path.join(vault_dir, "phase2"), "w").close()
+        wait_for("revoked")
+        seen.append(await read(vault))
+        await vault.shutdown()
+        print(json.dumps(seen))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.timeout(60)
+async def test_a_long_lived_process_sees_restore_and_revoked_grants(tmp_path: Path) -> None:
+    """A process with a warm value cache and policy cache must notice, on its next read, that
+    another process restored an older backup and then revoked its grant."""
+    vault_dir = tmp_path / "vault"
+    vault = SecretVault(_config(vault_dir, rbac_enabled=True))
+    await vault.initialize()
+    try:
+        await vault.grant("admin", "admin", "*", user="admin")
+        await vault.grant("bob", "operator", "x-*", user="admin")
+        await vault.store_secret(SecretType.API_KEY, "x-token", "value-one", created_by="admin")
+        snapshot = await vault.backup(tmp_path / "snap.db", user="admin")
+        await vault.update_secret("x-token", "value-two", user="admin")
+
+        script = tmp_path / "reader.py"
+        script.write_text(LONG_LIVED_READER, encoding="utf-8")
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(vault_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_clean_env(),
+        )
+        try:
+            for marker, action in (
+                ("phase1", lambda: vault.restore(snapshot, user="admin")),
+                ("phase2", lambda: vault.revoke_grant("bob", user="admin")),
+            ):
+                deadline = time.monotonic() + 20
+                while not (vault_dir / marker).exists():
+                    assert proc.poll() is None, proc.communicate()
+                    assert time.monotonic() < deadline
+                    time.sleep(0.005)
+                await action()
+                (vault_dir / ("restored" if marker == "phase1" else "revoked")).touch()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0, err
+        assert json.loads(out) == ["value-two", "value-two", "value-one", "AuthorizationError"]
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()

@@ -91,10 +91,21 @@ class ChainReport:
     reason: str = ""
 
 
+def head_mac(key: bytes, seq: int, entry_hash: str) -> str:
+    """MAC of the chain's head. Stored beside the chain, it makes truncation detectable: cutting
+    the newest entries would need a head MAC for an older entry, which only the key can make."""
+    return hmac.new(key, f"head|{seq}|{entry_hash}".encode(), hashlib.sha256).hexdigest()
+
+
 def verify_chain(
-    key: bytes, entries: Iterable[AccessLogEntry], anchor_seq: int = 0, anchor_hash: str = GENESIS
+    key: bytes,
+    entries: Iterable[AccessLogEntry],
+    anchor_seq: int = 0,
+    anchor_hash: str = GENESIS,
+    head: tuple[int, str, str] | None = None,
 ) -> ChainReport:
-    """Walk entries in seq order; report the first that does not follow from its predecessor."""
+    """Walk entries in seq order; report the first that does not follow from its predecessor,
+    then check the last one is the recorded head (seq, hash, MAC)."""
     prev_seq, prev_hash, n = anchor_seq, anchor_hash, 0
     for entry in entries:
         n += 1
@@ -105,4 +116,10 @@ def verify_chain(
         if not hmac.compare_digest(seal(key, prev_hash, entry), entry.entry_hash):
             return ChainReport(False, n, entry.seq, "entry was altered")
         prev_seq, prev_hash = entry.seq, entry.entry_hash
+    if head is not None:
+        seq, h, mac = head
+        if not hmac.compare_digest(head_mac(key, seq, h), mac):
+            return ChainReport(False, n, seq, "the recorded head was altered")
+        if (prev_seq, prev_hash) != (seq, h):
+            return ChainReport(False, n, prev_seq + 1, f"entries after {prev_seq} are missing")
     return ChainReport(True, n)

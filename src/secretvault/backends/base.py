@@ -58,16 +58,6 @@ class SecretFilter:
     environment: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    """A key-ring entry: id, status (active/retired) and a check ciphertext proving the key."""
-
-    key_id: str
-    status: str
-    created_at: str
-    check: Envelope
-
-
 class Transaction(Protocol):
     """One atomic unit of work. Everything done through it commits together or not at all."""
 

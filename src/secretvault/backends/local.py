@@ -28,15 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from secretvault.audit.chain import GENESIS, AuditEvent, seal
-from secretvault.backends.base import (
-    BackendFeatures,
-    KeyInfo,
-    SecretFilter,
-    StoredVersion,
-)
+from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
+from secretvault.backends.base import BackendFeatures, SecretFilter, StoredVersion
 from secretvault.crypto.envelope import Envelope
-from secretvault.errors import BackendUnavailableError, ConfigurationError
+from secretvault.crypto.keyring import KeyInfo
+from secretvault.errors import BackendUnavailableError, ConfigurationError, InvalidArgumentError
 from secretvault.models import (
     AccessLogEntry,
     BackendType,
@@ -172,6 +168,18 @@ class LocalTransaction:
             return None
         v, ct, nonce, salt, kid, created_at, created_by, stage = row
         return StoredVersion(v, Envelope(ct, nonce, salt, kid), _dt(created_at), created_by, stage)
+
+    def max_version(self, secret_id: str) -> int:
+        """Highest version number stored (pending ones included); 0 when none."""
+        row = self.conn.execute(
+            "SELECT MAX(version) FROM versions WHERE secret_id = ?", (secret_id,)
+        ).fetchone()
+        return row[0] or 0
+
+    def active_key_id(self) -> str:
+        """Id of the key new versions must be written under."""
+        row = self.conn.execute("SELECT key_id FROM keys WHERE status = 'active'").fetchone()
+        return row[0] if row else ""
 
     async def create(self, record: SecretRecord, version: StoredVersion) -> None:
         """Insert a new secret and its first version."""
@@ -344,6 +352,8 @@ class LocalTransaction:
                 entry.entry_hash,
             ),
         )
+        head = f"{entry.seq}:{entry.entry_hash}:{head_mac(key, entry.seq, entry.entry_hash)}"
+        self.meta_set("audit_head", head)
         return entry
 
     def _anchor(self) -> tuple[int, str]:
@@ -421,7 +431,10 @@ class _TxContext:
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         conn = self.backend.connection
         if exc_type is not None:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise self.backend.storage_error(exc) from None
             return
         try:
             self.backend.with_retry(lambda: conn.execute("COMMIT"))
@@ -489,12 +502,17 @@ class LocalBackend:
             raise self._open_error(exc) from None
         return conn
 
+    def storage_error(self, exc: sqlite3.DatabaseError) -> BackendUnavailableError:
+        """A SQLite error met mid-operation, as the user-facing error (lock, corruption...)."""
+        return self._open_error(exc)
+
     def _open_error(self, exc: sqlite3.DatabaseError) -> BackendUnavailableError:
         text = str(exc)
         if "not a database" in text or "malformed" in text:
             return BackendUnavailableError(
                 f"{self.path} is not a secretvault database or is corrupt ({text})",
-                hint="restore it with `secretvault restore <backup>`; nothing was changed",
+                hint="restore a backup: `secretvault restore --from-backup FILE` (the "
+                "damaged file is kept aside); nothing was changed",
             )
         if "unable to open" in text or "readonly" in text:
             return BackendUnavailableError(
@@ -583,8 +601,13 @@ class LocalBackend:
         self.begin_immediate(conn)
         try:
             yield LocalTransaction(conn)
+        except sqlite3.DatabaseError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise self.storage_error(exc) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         self.with_retry(lambda: conn.execute("COMMIT"))
 
@@ -613,8 +636,19 @@ class LocalBackend:
         if secret_name is not None:
             sql += " AND secret_name = ?"
             args.append(secret_name)
-        rows = self.connection.execute(sql + " ORDER BY seq", args).fetchall()
+        try:
+            rows = self.connection.execute(sql + " ORDER BY seq", args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self.storage_error(exc) from None
         return [_audit_entry(r) for r in rows]
+
+    def audit_head(self) -> tuple[int, str, str] | None:
+        """(seq, hash, MAC) of the newest entry as recorded at append time; None before any."""
+        value = LocalTransaction(self.connection).meta_get("audit_head")
+        if value is None:
+            return None
+        seq, h, mac = value.split(":")
+        return int(seq), h, mac
 
     def audit_anchor(self) -> tuple[int, str]:
         """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
@@ -644,7 +678,12 @@ class LocalBackend:
     def backup_to(self, target: Path) -> Path:
         """Online, consistent copy of the live database (SQLite backup API), mode 0600."""
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise InvalidArgumentError(
+                f"backup target {target} already exists", hint="choose another path"
+            ) from None
         os.close(fd)
         dst = sqlite3.connect(target)
         try:

@@ -157,10 +157,11 @@ def cmd_update(
 
     async def go(vault: SecretVault) -> int:
         record = None
-        if value is not None:
-            record = await vault.update_secret(name, value, user=user)
+        # Metadata first: a new --expires-at must be in place before the value is written.
         if any(v is not None for v in meta.values()):
             record = await vault.update_metadata(name, user=user, **meta)
+        if value is not None:
+            record = await vault.update_secret(name, value, user=user)
         if record is None:
             raise fail("nothing to update: give a value or a metadata option", 2)
         return record.metadata.version
@@ -241,7 +242,46 @@ def cmd_restore(
         await vault.restore_secret(name, user=user)
         return f"restored {name}"
 
+    if from_backup is not None and not _vault_opens(ctx):
+        typer.echo(_restore_damaged(ctx, from_backup), err=True)
+        return
     typer.echo(run(ctx, go), err=True)
+
+
+def _vault_opens(ctx: typer.Context) -> bool:
+    """False when the database is missing or too damaged to open (restore takes another path)."""
+    import asyncio
+
+    from secretvault.errors import BackendUnavailableError, SecretNotFoundError
+    from secretvault.vault import SecretVault
+
+    async def probe() -> None:
+        vault = SecretVault(options(ctx).config())
+        await vault.initialize(create=False)
+        await vault.shutdown()
+
+    try:
+        asyncio.run(probe())
+    except (BackendUnavailableError, SecretNotFoundError):
+        return False
+    except Exception:
+        return True  # other problems (wrong key, ...) are reported by the normal path
+    return True
+
+
+def _restore_damaged(ctx: typer.Context, source: Path) -> str:
+    import asyncio
+
+    from secretvault.cli.common import guard
+    from secretvault.vault import restore_unopenable_vault
+
+    opts = options(ctx)
+    damaged = guard(
+        opts,
+        lambda: asyncio.run(restore_unopenable_vault(opts.config(), source, opts.user, opts.app)),
+    )
+    kept = f"; the damaged database is kept as {damaged}" if damaged else ""
+    return f"restored vault from {source}{kept}"
 
 
 def cmd_purge(
@@ -252,11 +292,10 @@ def cmd_purge(
 ) -> None:
     """Permanently remove a secret that is pending deletion (or all whose window ended)."""
     user = options(ctx).user
-    if (name is None) != expired:
-        if not yes and name:
-            typer.confirm(f"Permanently purge {name}?", abort=True)
-    else:
+    if (name is not None) == expired:
         raise fail("give either a secret NAME or --expired", 2)
+    if name is not None and not yes:
+        typer.confirm(f"Permanently purge {name}?", abort=True)
 
     async def go(vault: SecretVault) -> str:
         if expired:

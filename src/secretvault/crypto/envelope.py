@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,6 +37,25 @@ class Envelope:
     nonce: bytes = field(repr=False)
     salt: bytes = field(repr=False)
     key_id: str
+
+    def to_json(self) -> str:
+        """Text form, for envelopes kept in a text column (the wrapped audit key)."""
+        b64 = base64.b64encode
+        return json.dumps(
+            {
+                "ct": b64(self.ciphertext).decode(),
+                "nonce": b64(self.nonce).decode(),
+                "salt": b64(self.salt).decode(),
+                "key_id": self.key_id,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Envelope:
+        """Inverse of ``to_json``."""
+        d = json.loads(text)
+        b64d = base64.b64decode
+        return cls(b64d(d["ct"]), b64d(d["nonce"]), b64d(d["salt"]), d["key_id"])
 
 
 @lru_cache(maxsize=4096)

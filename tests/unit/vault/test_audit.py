@@ -292,12 +292,6 @@ async def test_tamper_recomputed_plain_sha256_hash(vault: SecretVault) -> None:
     assert not report.ok and report.first_bad_seq == k
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: audit/chain.py:94 verify_chain (via vault.py:858 verify_audit) has no head "
-    "anchor, so deleting the newest entries verifies ok although DESIGN says deletion is "
-    "detectable",
-)
 async def test_tamper_truncate_tail(vault: SecretVault) -> None:
     await _populate(vault)
     last = len(_rows(vault))
@@ -445,11 +439,6 @@ async def test_failed_audit_write_blocks_the_read(vault: SecretVault) -> None:
     assert (await vault.verify_audit()).ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:617 _mutate catches the AuditError raised by _audit after change() "
-    "and lets the transaction COMMIT, so the change persists with no audit entry",
-)
 @pytest.mark.parametrize("op", ["update", "revoke", "soft_delete", "delete"])
 async def test_failed_audit_write_rolls_back_a_change(vault: SecretVault, op: str) -> None:
     value = distinctive()

@@ -255,11 +255,6 @@ async def test_admin_operations_need_global_admin(rbac: SecretVault, tmp_path) -
     assert {("sam", "backup"), ("sam", "restore"), ("sam", "rekey")} <= denied
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:558 _cache_get raises the AuthorizationError of a read served from "
-    "the cache without auditing it, so with cache_enabled a denied read leaves no entry",
-)
 async def test_denied_read_of_cached_secret_is_audited(open_vault) -> None:
     vault = await open_vault(rbac_enabled=True, cache_enabled=True)
     await vault.grant("root", "admin", "*", user="root")

@@ -217,23 +217,11 @@ async def test_unicode_value_round_trip(vault: SecretVault) -> None:
     assert (await vault.get_secret("uni"))[0] == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:436 `rotation_days or self.config.rotation_days` turns an explicit "
-    "rotation_days=0 (outside SPEC's 1-365) into the default 90 instead of rejecting it",
-)
 async def test_rotation_days_zero_rejected(vault: SecretVault) -> None:
     with pytest.raises((SecretVaultError, ValueError)):
         await vault.store_secret(SecretType.API_KEY, "rd0", "value-1234567890", rotation_days=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:431/443 (store_secret) and :688 (update_metadata) let pydantic "
-    "ValidationError / "
-    "ValueError escape for out-of-range rotation_days or an unknown secret_type; errors.py "
-    "promises every user-facing error derives from SecretVaultError",
-)
 @pytest.mark.parametrize("case", ["rotation_days=366", "rotation_days=-5", "type", "meta"])
 async def test_bad_arguments_raise_secretvault_errors(vault: SecretVault, case: str) -> None:
     await vault.store_secret(SecretType.API_KEY, "base", "value-1234567890")
@@ -460,11 +448,6 @@ async def test_expired_in_past_naive_datetime(vault: SecretVault) -> None:
     assert status_in_db(vault, "past") == "expired"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:645 update_secret reactivates an EXPIRED secret only if "
-    "`not record.is_expired`, but is_expired is True whenever status is EXPIRED",
-)
 async def test_expired_secret_reactivated_by_new_expiry_and_update(vault: SecretVault) -> None:
     await vault.store_secret(
         SecretType.API_KEY, "e2", "value-1234567890", expires_at=datetime.now(UTC) - timedelta(1)
@@ -491,12 +474,6 @@ async def test_expired_secret_reactivated_by_new_expiry_and_rotation(vault: Secr
     assert (value, rec.status) == ("value-3234567890", SecretStatus.ACTIVE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:816 list_secrets filters and reports the stored status; expiry is only "
-    "persisted when get_secret reads the secret, so a secret past expires_at is listed as ACTIVE "
-    "(and missing from status=EXPIRED) until someone reads it",
-)
 async def test_list_reports_expired_without_a_prior_read(vault: SecretVault) -> None:
     await vault.store_secret(
         SecretType.API_KEY, "stale", "value-1234567890", expires_at=datetime.now() - timedelta(1)
@@ -653,12 +630,6 @@ async def test_rotate_verifier_raising(vault: SecretVault) -> None:
     assert (value, rec.status) == (old, SecretStatus.ACTIVE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: vault.py:637 update_secret numbers the new version metadata.version + 1, "
-    "which is the pending rotation's version, so an update during a rotation dies with a raw "
-    "sqlite3.IntegrityError (the conflict handling in _finish_rotation is never reached)",
-)
 async def test_rotation_conflicting_with_concurrent_update(open_vault) -> None:
     """Another writer updates the secret while the rotation is verifying: the update wins, the
     pending version is dropped and the rotation reports failure."""

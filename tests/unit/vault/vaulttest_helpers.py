@@ -51,7 +51,7 @@ async def stage_pending_rotation(
     async def stage(tx: Any, record: Any) -> None:
         new = await _next_version(tx, record)
         await tx.add_version(
-            record, vault._new_version(record.id, new, value, "crash", "pending"), 0
+            record, vault._new_version(tx, record.id, new, value, "crash", "pending"), 0
         )
         record.status = SecretStatus.ROTATING
         await tx.update(record)

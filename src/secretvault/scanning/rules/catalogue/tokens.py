@@ -48,17 +48,29 @@ def _basic_auth_negatives(rng: random.Random) -> list[str]:
 
 RULES: list[Rule] = [
     rule(
-        "jwt", "JSON Web Token (header decodes to JSON with alg)",
+        "jwt",
+        "JSON Web Token (header decodes to JSON with alg)",
         r"\b(?P<secret>eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})"
         r"(?:[^A-Za-z0-9_.-]|$)",
-        ("eyj",), _jwt_example, st=ST.JWT_TOKEN, sev=SEV.MEDIUM, conf=0.5, check=jwt_header_ok,
+        ("eyj",),
+        _jwt_example,
+        st=ST.JWT_TOKEN,
+        sev=SEV.MEDIUM,
+        conf=0.5,
+        check=jwt_header_ok,
         negatives=_jwt_negatives,
     ),
     rule(
-        "basic-auth-url", "URL with inline user:password credentials",
+        "basic-auth-url",
+        "URL with inline user:password credentials",
         r"\b(?:https?|ftps?|sftp|ssh|git|smtps?|imaps?|pop3s?|ldaps?|wss?|svn)://"
         r"[A-Za-z0-9._%~+-]{1,64}:(?P<secret>[^\s:@/'\"\x60<>{}$\\]{3,128})@[A-Za-z0-9._-]{1,253}",
-        ("://",), _basic_auth_example, st=ST.API_KEY, sev=SEV.HIGH, conf=0.7,
-        check=url_password_ok, negatives=_basic_auth_negatives,
+        ("://",),
+        _basic_auth_example,
+        st=ST.API_KEY,
+        sev=SEV.HIGH,
+        conf=0.7,
+        check=url_password_ok,
+        negatives=_basic_auth_negatives,
     ),
 ]
