@@ -42,6 +42,7 @@ class CompiledRule:
     multiline: bool
     generic: bool
     config_only: bool
+    header: bool
     hs_regex: str
     case_insensitive: bool
     loader: Callable[[], Rule] | None = None
@@ -86,6 +87,7 @@ def compile_rule(index: int, rule: Any, loader: Callable[[], Rule] | None = None
         multiline=multiline,
         generic="generic" in rule.tags,
         config_only="config-only" in rule.tags,
+        header="header" in rule.tags,
         hs_regex=HS_PREFILTERS.get(rule.regex, rule.regex),
         case_insensitive=rule.case_insensitive,
         loader=loader,

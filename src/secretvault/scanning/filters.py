@@ -117,6 +117,7 @@ _ENV_LOOKUP = re.compile(
 _PUBLIC_KEY = re.compile(
     r"BEGIN (?:RSA |EC |SSH2 )?PUBLIC KEY|ssh-(?:rsa|ed25519|dss) AAAA|ecdsa-sha2"
 )
+_PUBLISHABLE = ("pk_live_", "pk_test_", "pub_", "pub-")
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".decode())
 _LOCK_NAMES = frozenset(
     {
@@ -244,8 +245,8 @@ def is_env_lookup(c: Candidate) -> bool:
 
 
 def is_public_key(c: Candidate) -> bool:
-    """Public key material."""
-    return bool(_PUBLIC_KEY.search(c.line))
+    """Public key material, and keys documented as publishable (Stripe ``pk_``)."""
+    return c.secret.startswith(_PUBLISHABLE) or bool(_PUBLIC_KEY.search(c.line))
 
 
 def is_test_fixture(c: Candidate) -> bool:

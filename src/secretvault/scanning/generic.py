@@ -293,9 +293,15 @@ _CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _KW = "(?i:" + "|".join(_KEYWORDS) + ")"
 # Hyperscan prefilters (supersets of each rule on a line, far faster than the full regex):
 # every accepted generic name contains a keyword, and the name precedes the assignment.
+_XML = r"<(?P<name>[A-Za-z_][\w.:-]{0,60})>\s*(?P<secret>[^<>\s\"']{6,200})\s*</"
+_HEADER = (
+    r"(?P<name>(?i:authorization))[\"']?\s*[:=]\s*[\"']?(?i:bearer|token|basic)[ \t]+"
+    r"(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"
+)
 HS_PREFILTERS: dict[str, str] = {
     _QUOTED: _KW + r"[^\n]*(?::=|=>|=|:|<-)\s*[rbuf]{0,2}[\"'`][^\"'`\s\\]{6,200}[\"'`]",
     _UNQUOTED: _KW + r"[\w.$@-]*[\"']?\s*[=:]",
+    _XML: _KW + r"[\w.:-]*>\s*[^<>\s\"']{6,200}\s*</",
 }
 
 
@@ -309,6 +315,14 @@ def _quoted_example(rng: random.Random) -> str:
 
 def _unquoted_example(rng: random.Random) -> str:
     return "DB_PASS" + f"WORD={_rand(rng, 10)}{rng.randint(10, 99)}{_rand(rng, 6)}"
+
+
+def _xml_example(rng: random.Random) -> str:
+    return "<client" + f"Secret>{_rand(rng, 14)}{rng.randint(10, 99)}{_rand(rng, 8)}</clientSecret>"
+
+
+def _header_example(rng: random.Random) -> str:
+    return "curl -H 'Authorization: " + f"Bearer {_rand(rng, 20)}{rng.randint(10, 99)}' https://api"
 
 
 GENERIC_RULES: tuple[Rule, ...] = (
@@ -333,6 +347,28 @@ GENERIC_RULES: tuple[Rule, ...] = (
         keywords=_KEYWORDS,
         example=_unquoted_example,
         tags=("generic", "config-only"),
+    ),
+    Rule(
+        id=GENERIC_ID,
+        description="Secret-looking value in an XML element with a secret-like name",
+        secret_type=SecretType.API_KEY,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_XML,
+        keywords=_KEYWORDS,
+        example=_xml_example,
+        tags=("generic",),
+    ),
+    Rule(
+        id=GENERIC_ID,
+        description="Credential in an HTTP Authorization header",
+        secret_type=SecretType.OAUTH_TOKEN,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_HEADER,
+        keywords=("authorization",),
+        example=_header_example,
+        tags=("generic", "header"),
     ),
 )
 
@@ -457,10 +493,15 @@ def looks_like_secret(value: str, kind: str) -> bool:
     return len(value) >= 12 and mixed >= 2 and entropy >= 3.0
 
 
-def accept(name: str, value: str, path: str, config_only: bool) -> SecretType | None:
+def accept(
+    name: str, value: str, path: str, config_only: bool, header: bool = False
+) -> SecretType | None:
     """Decide a generic candidate; returns the SecretType to report or None to drop it."""
     if config_only and not is_config_path(path):
         return None
+    if header:
+        ok = looks_like_secret(value, "secret") and not is_identifier(value)
+        return SecretType.OAUTH_TOKEN if ok else None
     kind = name_kind(name)
     low_name = name.lower()
     if not any(k in low_name for k in _KEYWORDS):

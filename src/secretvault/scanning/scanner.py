@@ -292,7 +292,7 @@ class Scanner:
         stype, name = rule.secret_type, None
         if cr.generic:
             name = (name_b or b"").decode("utf-8", "replace")
-            accepted = generic.accept(name, secret, path, cr.config_only)
+            accepted = generic.accept(name, secret, path, cr.config_only, cr.header)
             if accepted is None:
                 return None
             stype = accepted

@@ -44,6 +44,9 @@ POSITIVES = [
     ("prod.env", "export DB_PASS={v}"),
     ("app.ini", "password = {v}"),
     ("deploy.sh", "export ACCESS_TOKEN={v}"),
+    ("settings.xml", "  <clientSecret>{v}</clientSecret>"),
+    ("call.sh", "curl -H 'Authorization: Bearer {v}' https://api.example.org/v1"),
+    ("README.md", "Set `DB_PASSWORD={v}` before running the deploy script."),
 ]
 
 
@@ -93,6 +96,11 @@ NEGATIVES = [
     ("ex.json", '"PurchaseToken": "eyJ2IjoiMSIsInMiOjEsImMiOi...",'),
     ("a.py", 'passwd = "geheim$parole"'),
     ("a.py", '"encryption_key": "ZW5jcnlwdGlvbi1YWVpaWS00NDQ0"'),
+    ("a.xml", "<password>${{DB_PASSWORD}}</password>"),
+    ("a.xml", "<passwordField>id_password_input</passwordField>"),
+    ("a.sh", 'curl -H "Authorization: Bearer $TOKEN" https://api'),
+    ("a.sh", 'curl -H "Authorization: Bearer pk_live_{v}" https://api'),
+    ("README.md", "Set `DB_PASSWORD` before running the deploy script."),
 ]
 
 
