@@ -217,8 +217,13 @@ class Scanner:
         if not data:
             return []
         found: list[Hit] = []
+        config = None
         for idx, starts in self.engine.candidates(data).items():
             cr = self.compiled[idx]
+            if cr.config_only:
+                config = generic.is_config_path(path) if config is None else config
+                if not config:
+                    continue  # generic.accept would reject every match in this file
             if WHOLE_BUFFER in starts:
                 found.extend(
                     (cr, _line_start(data, m.start()), *_span(cr, m), _name(cr, m))
@@ -347,7 +352,8 @@ class Scanner:
                     carry = b""
                 out.extend(self.scan_bytes(data, rel_path, first_line=line))
                 total += len(data)
-                line += data.count(b"\n")
+                if nxt:
+                    line += data.count(b"\n")
                 buf = nxt
         return out, total
 
