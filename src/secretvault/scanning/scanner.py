@@ -336,15 +336,18 @@ class Scanner:
         out: list[RawMatch] = []
         total = 0
         line = 1
-        with open(abs_path, "rb") as fh:
-            head = fh.read(CHUNK_SIZE)
+        fd = os.open(abs_path, _O_FLAGS)
+        try:
+            head = _read(fd, CHUNK_SIZE)
             if b"\x00" in head[:8192]:
                 return [], 0
+            if len(head) < CHUNK_SIZE:  # the common case: one read, one scan
+                return self.scan_bytes(head, rel_path), len(head)
             carry = b""
             buf = head
             while buf or carry:
                 data = carry + buf
-                nxt = fh.read(CHUNK_SIZE) if buf else b""
+                nxt = _read(fd, CHUNK_SIZE) if buf else b""
                 if nxt:
                     cut = data.rfind(b"\n") + 1 or len(data)
                     data, carry = data[:cut], data[cut:]
@@ -355,6 +358,8 @@ class Scanner:
                 if nxt:
                     line += data.count(b"\n")
                 buf = nxt
+        finally:
+            os.close(fd)
         return out, total
 
     def scan_paths(
@@ -419,6 +424,21 @@ def _lazy(
 ) -> Callable[[], Rule] | None:
     """A loader for manifest stubs; None for real rules."""
     return None if loader is None or isinstance(info, Rule) else partial(loader, index)
+
+
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def _read(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes (short only at end of file)."""
+    parts = []
+    while n > 0:
+        chunk = os.read(fd, n)
+        if not chunk:
+            break
+        parts.append(chunk)
+        n -= len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _line_start(data: bytes, pos: int) -> int:
