@@ -138,3 +138,11 @@ deleted file mode 100644
     assert [(b.path, b.numbers, b.lines) for b in blocks] == [
         ("x.py", [9, 10], [b"added one", b"added two"])
     ]
+
+
+def test_paths_with_spaces_and_unicode(repo: Path, scanner: Scanner) -> None:
+    (repo / "my file.py").write_text(f'K = "{tok(11)}"\n')
+    (repo / "\u00e9t\u00e9.py").write_text(f'K = "{tok(12)}"\n')
+    sh(repo, "add", ".")
+    matches, *_ = git.scan_blocks(scanner, git.staged_blocks(repo))
+    assert sorted(m.path for m in matches) == ["my file.py", "\u00e9t\u00e9.py"]

@@ -76,7 +76,8 @@ def parse_diff(stream: Iterator[bytes]) -> Iterator[DiffBlock]:
                 yield block
             block = None
         elif line.startswith(b"+++ "):
-            target = _unquote(line[4:].decode("utf-8", "replace"))
+            raw_target = line[4:].decode("utf-8", "replace")
+            target = _unquote(raw_target[:-1] if raw_target.endswith("\t") else raw_target)
             if target == "/dev/null":
                 block = None
                 continue
