@@ -146,3 +146,10 @@ def test_paths_with_spaces_and_unicode(repo: Path, scanner: Scanner) -> None:
     sh(repo, "add", ".")
     matches, *_ = git.scan_blocks(scanner, git.staged_blocks(repo))
     assert sorted(m.path for m in matches) == ["my file.py", "\u00e9t\u00e9.py"]
+
+
+def test_added_lines_that_look_like_headers(repo: Path, scanner: Scanner) -> None:
+    (repo / "notes.md").write_text(f"++ b/fake.py\n@@ -1 +1 @@\nk = {tok(13)}\n")
+    sh(repo, "add", ".")
+    matches, *_ = git.scan_blocks(scanner, git.staged_blocks(repo))
+    assert [(m.path, m.line_number) for m in matches] == [("notes.md", 3)]

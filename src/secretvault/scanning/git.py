@@ -63,8 +63,19 @@ def parse_diff(stream: Iterator[bytes]) -> Iterator[DiffBlock]:
     commit: tuple[str | None, str | None, datetime | None] = (None, None, None)
     block: DiffBlock | None = None
     new_line = 0
+    old_left = new_left = 0  # lines still expected in the current hunk
     for raw in stream:
         line = raw.rstrip(b"\n")
+        if old_left or new_left:  # inside a hunk: content, even if it looks like a header
+            if line.startswith(b"+"):
+                new_left -= 1
+                if block is not None:
+                    block.lines.append(line[1:])
+                    block.numbers.append(new_line)
+                new_line += 1
+            elif line.startswith(b"-"):
+                old_left -= 1
+            continue
         if line.startswith(_HEADER.encode()):
             if block is not None and block.lines:
                 yield block
@@ -84,18 +95,17 @@ def parse_diff(stream: Iterator[bytes]) -> Iterator[DiffBlock]:
             path = target[2:] if target.startswith("b/") else target
             block = DiffBlock(path, commit=commit[0], author=commit[1], date=commit[2])
         elif line.startswith(b"@@"):
-            new_line = _hunk_start(line)
-        elif block is not None and line.startswith(b"+"):
-            block.lines.append(line[1:])
-            block.numbers.append(new_line)
-            new_line += 1
+            new_line, old_left, new_left = _hunk_header(line)
     if block is not None and block.lines:
         yield block
 
 
-def _hunk_start(line: bytes) -> int:
-    plus = line.split(b" ")[2]  # b"+12,3"
-    return int(plus[1:].split(b",")[0])
+def _hunk_header(line: bytes) -> tuple[int, int, int]:
+    """(first new line, old line count, new line count) of ``@@ -a,b +c,d @@``."""
+    _, minus, plus = line.split(b" ")[:3]
+    _, _, b = minus[1:].partition(b",")
+    c, _, d = plus[1:].partition(b",")
+    return int(c), int(b) if b else 1, int(d) if d else 1
 
 
 def _wanted(path: str, patterns: Sequence[str] | None, scanner: Scanner) -> bool:
