@@ -20,8 +20,8 @@ def utcnow() -> datetime:
 
 def as_utc(value: datetime | None) -> datetime | None:
     """Treat naive datetimes (SPEC examples use ``datetime.now()``) as local time, return UTC."""
-    if value is None:
-        return None
+    if value is None or value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         value = value.astimezone()
     return value.astimezone(UTC)

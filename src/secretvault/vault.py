@@ -473,9 +473,6 @@ class SecretVault:
                     record = record.model_copy(
                         update={"metadata": record.metadata.model_copy(update={"version": wanted})}
                     )
-                record.encrypted_value = stored.envelope.ciphertext
-                record.nonce, record.salt = stored.envelope.nonce, stored.envelope.salt
-                record.key_id = stored.envelope.key_id
                 await self._audit(tx, "read", user, name, source_ip=source_ip)
             except (SecretVaultError, AuthorizationError) as exc:
                 err = exc

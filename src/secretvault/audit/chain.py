@@ -10,7 +10,6 @@ Retention keeps an *anchor* (seq and hash of the last purged entry) so the remai
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Iterable
@@ -57,9 +56,12 @@ class AuditEvent:
     entry_hash: str = ""
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def canonical(entry: Chained) -> bytes:
     """Stable byte form of the fields the chain protects."""
-    return json.dumps(
+    return _ENCODE(
         [
             entry.seq,
             entry.timestamp.isoformat(),
@@ -70,15 +72,13 @@ def canonical(entry: Chained) -> bytes:
             entry.source_ip,
             entry.success,
             entry.reason,
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+        ]
     ).encode("utf-8")
 
 
 def seal(key: bytes, prev_hash: str, entry: Chained) -> str:
     """The hash of ``entry`` chained to ``prev_hash``."""
-    return hmac.new(key, prev_hash.encode() + b"|" + canonical(entry), hashlib.sha256).hexdigest()
+    return hmac.digest(key, prev_hash.encode() + b"|" + canonical(entry), "sha256").hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class ChainReport:
 def head_mac(key: bytes, seq: int, entry_hash: str) -> str:
     """MAC of the chain's head. Stored beside the chain, it makes truncation detectable: cutting
     the newest entries would need a head MAC for an older entry, which only the key can make."""
-    return hmac.new(key, f"head|{seq}|{entry_hash}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, f"head|{seq}|{entry_hash}".encode(), "sha256").hex()
 
 
 def verify_chain(

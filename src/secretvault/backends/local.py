@@ -14,6 +14,9 @@ Storage decisions, written down once:
 - Tables: ``meta`` (schema version, generation, wrapped audit key, KDF salt), ``keys`` (key ring),
   ``secrets`` (one row per name, metadata JSON, current version), ``versions`` (immutable
   ciphertexts), ``audit`` (hash-chained entries). No plaintext column exists.
+- ``audit`` has no index besides its seq: every read appends a row, and an index on the secret
+  name costs each read a second B-tree page write (~30 % of an audited read's commit here).
+  Per-secret audit queries are admin work and scan instead.
 """
 
 from __future__ import annotations
@@ -63,7 +66,6 @@ CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
   secret_id TEXT, secret_name TEXT, source_ip TEXT, success INTEGER NOT NULL, reason TEXT,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_by_name ON audit(secret_name);
 CREATE TABLE IF NOT EXISTS grants (
   id INTEGER PRIMARY KEY, principal TEXT NOT NULL, role TEXT NOT NULL,
   scope_type TEXT NOT NULL, pattern TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -82,16 +84,21 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _record(row: sqlite3.Row | tuple[Any, ...]) -> SecretRecord:
+def _record(row: sqlite3.Row | tuple[Any, ...], env: Envelope | None = None) -> SecretRecord:
     sid, name, stype, status, _current, meta, deleted_at, purge_after = row
-    # Rows were validated on the way in; model_construct skips re-validating them on the hot path.
+    # Rows were validated on the way in; model_construct skips re-validating them on the hot
+    # path, and naming every field spares it resolving defaults.
     return SecretRecord.model_construct(
         id=sid,
         name=name,
         secret_type=SecretType(stype),
         status=SecretStatus(status),
+        encrypted_value=env.ciphertext if env else b"",
+        nonce=env.nonce if env else b"",
+        salt=env.salt if env else b"",
         metadata=SecretMetadata.model_validate_json(meta),
         backend=BackendType.LOCAL,
+        key_id=env.key_id if env else "",
         deleted_at=_dt(deleted_at),
         purge_after=_dt(purge_after),
     )
@@ -150,12 +157,11 @@ class LocalTransaction:
         ).fetchone()
         if row is None:
             return None
-        record = _record(row[:8])
         v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:]
         if v is None:
-            return record, None
+            return _record(row[:8]), None
         env = Envelope(ct, nonce, salt, kid)
-        return record, StoredVersion(v, env, _dt(created_at), created_by, stage)
+        return _record(row[:8], env), StoredVersion(v, env, _dt(created_at), created_by, stage)
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         """One stored version; None when it does not exist (or was pruned)."""
