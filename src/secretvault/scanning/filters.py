@@ -54,7 +54,6 @@ _PLACEHOLDER_WORDS = (
     "dummy",
     "insert",
     "fixme",
-    "todo",
     "notreal",
     "not_real",
     "not-a-real",
@@ -74,9 +73,6 @@ _PLACEHOLDER_WORDS = (
     "secret",
     "<",
     ">",
-    "fake",
-    "mock",
-    "test",
     "sample",
     "invalid",
     "hunter2",
@@ -84,13 +80,8 @@ _PLACEHOLDER_WORDS = (
     "welcome1",
     "p@ssw0rd",
     "s3cr3t",
-    "none",
-    "null",
     "undefined",
     "xyzzy",
-    "foo",
-    "bar",
-    "baz",
     "...",
     "\u2026",
 )
@@ -158,6 +149,9 @@ _FIXTURE_DIRS = frozenset(
 _B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
 _WEAK_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
+# Short words count only as whole tokens: "foo" occurs by chance in long random strings.
+_SHORT_WORDS = ("foo", "bar", "baz", "test", "fake", "mock", "none", "null", "todo")
+_SHORT_RE = re.compile(r"(?:^|[^a-z])(?:" + "|".join(_SHORT_WORDS) + r")(?:[^a-z]|$)")
 _STRICT_RE = re.compile("|".join(re.escape(w) for w in _STRICT_PLACEHOLDER_WORDS))
 _SEQUENCES = ("abcdefgh", "01234567", "12345678", "23456789", "98765432", "zyxwvuts")
 
@@ -280,7 +274,9 @@ def is_weak_placeholder(c: Candidate) -> bool:
     if _LEET_WORDS.search(v.lower().translate(_LEET)):
         return True
     for text in (v.lower(), _decoded_text(v)):
-        if text and (_WEAK_RE.search(text) or any(s in text for s in _SEQUENCES)):
+        if text and (
+            _WEAK_RE.search(text) or _SHORT_RE.search(text) or any(s in text for s in _SEQUENCES)
+        ):
             return True
     return False
 

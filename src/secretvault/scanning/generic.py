@@ -35,7 +35,7 @@ _OP = r"[\"']?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
 _QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?([\"'`])(?P<secret>[^\"'`\s\\]{6,200})[\"'`]"
 _UNQUOTED = (
     r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
-    r"(?P<secret>[^\s\"'`#;,{}\[\]()<>]{6,200})\s*(?:`|(?:[#;].*)?$)"
+    r"(?P<secret>[^\s\"'`#;,{}\[\]()<>][^\s\"'`]{5,199})(?:\s+[#;].*)?\s*(?:`|$)"
 )
 
 _CONFIG_SUFFIXES = frozenset(
@@ -66,6 +66,7 @@ _CONFIG_SUFFIXES = frozenset(
 _CONFIG_NAMES = frozenset({".env", "dockerfile", ".npmrc", ".pypirc", ".netrc", "env"})
 
 _PASSWORD_TOKENS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "passwort", "pw"})
+_PASSWORD_SUFFIXES = ("password", "passwd", "passphrase", "pwd")  # pgpassword, dbpasswd
 _STRONG_TOKENS = frozenset({"secret", "token", "apikey", "credential", "credentials", "bearer"})
 _KEY_QUALIFIERS = frozenset(
     {
@@ -279,6 +280,7 @@ _WORDISH = re.compile(
     r"^[a-z]+(?:[_\-. ][a-z]+)*[_\-. ]?$|^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*$|^[A-Z][A-Z_]+$"
 )
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
+_SEGMENT = re.compile(r"^(?:[a-z_][a-z0-9_-]*|[A-Z_][A-Z0-9_-]*|[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+)*)$")
 _PATHISH = re.compile(
     r"^(?:~|\.{1,2})?/[a-z0-9._-]*(?:/[a-z0-9._-]*)*$|^[A-Za-z]:\\|"
     r"^[\w.-]+(?:/[\w.-]+)+\.[a-z]{2,5}$|"
@@ -405,7 +407,7 @@ def name_kind(name: str) -> str | None:
         return None
     if any(t in _NOT_SECRET_ANY for t in tokens):
         return None
-    if any(t in _PASSWORD_TOKENS for t in tokens):
+    if any(t in _PASSWORD_TOKENS or t.endswith(_PASSWORD_SUFFIXES) for t in tokens):
         return "password"
     if tokens[-1] == "key":
         if len(tokens) > 1 and tokens[-2] in _KEY_QUALIFIERS:
@@ -419,7 +421,7 @@ def name_kind(name: str) -> str | None:
 def secret_type_for(name: str) -> SecretType:
     """The vault SecretType a generic finding belongs to, from its variable name."""
     tokens = set(name_tokens(name))
-    if tokens & _PASSWORD_TOKENS:
+    if tokens & _PASSWORD_TOKENS or any(t.endswith(_PASSWORD_SUFFIXES) for t in tokens):
         return SecretType.DATABASE_PASSWORD
     if "webhook" in tokens:
         return SecretType.WEBHOOK_SECRET
@@ -470,11 +472,16 @@ def is_identifier(value: str) -> bool:
 _VOWELS = re.compile(r"[aeiouyAEIOUY]")
 
 
+def is_dotted_name(value: str) -> bool:
+    """``settings.DB_PASSWORD``, ``config.auth.token``: attribute paths, not literals."""
+    return bool(_DOTTED.match(value)) and all(_SEGMENT.match(p) for p in value.split("."))
+
+
 def looks_like_secret(value: str, kind: str) -> bool:
     """Strict value test: random enough, not an identifier, path, call or sentence."""
     if len(value) < (6 if kind == "password" else 12 if kind == "secret" else 20):
         return False
-    if _WORDISH.match(value) or _DOTTED.match(value) or _PATHISH.search(value):
+    if _WORDISH.match(value) or _PATHISH.search(value) or is_dotted_name(value):
         return False
     if _FUNCISH.search(value) or value.startswith("$"):
         return False
