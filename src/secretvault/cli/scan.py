@@ -389,7 +389,8 @@ def _fix(
         raise typer.Exit(1)
     items = [(n, v, t) for n, (v, t) in sorted(plan.secrets.items())]
     try:
-        store_in_vault(ctx, items)
+        if items:
+            store_in_vault(ctx, items)
     except Exception as exc:
         raise _err(f"storing in the vault failed, no file changed: {type(exc).__name__}") from None
     for f in plan.files:

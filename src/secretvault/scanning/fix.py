@@ -56,12 +56,13 @@ class FixPlan:
     files: list[FileFix] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     secrets: dict[str, tuple[str, SecretType]] = field(default_factory=dict, repr=False)
+    existing: dict[str, str] = field(default_factory=dict, repr=False)  # already in the vault
 
     def diff(self) -> str:
         """Unified diff of all edits, with every secret redacted."""
         out: list[str] = []
         for f in self.files:
-            old = _redact_all(f.original, self.secrets)
+            old = _redact_all(f.original, self.secrets, self.existing)
             out.extend(
                 difflib.unified_diff(
                     old.splitlines(keepends=True),
@@ -81,8 +82,11 @@ class FixPlan:
         return len(self.files)
 
 
-def _redact_all(text: str, secrets: dict[str, tuple[str, SecretType]]) -> str:
-    for value in sorted((v for v, _ in secrets.values()), key=len, reverse=True):
+def _redact_all(
+    text: str, secrets: dict[str, tuple[str, SecretType]], existing: dict[str, str]
+) -> str:
+    values = [v for v, _ in secrets.values()] + list(existing.values())
+    for value in sorted(values, key=len, reverse=True):
         text = text.replace(value, redact(value))
     return text
 
@@ -169,8 +173,8 @@ def plan_fixes(root: Path, matches: Iterable[RawMatch]) -> FixPlan:
     by_value: dict[str, str] = {}
     by_file: dict[str, list[RawMatch]] = {}
     for m in matches:
-        if m.commit is None:
-            by_file.setdefault(m.path, []).append(m)
+        if m.commit is None and not m.encoding:
+            by_file.setdefault(m.path, []).append(m)  # encoded vault values are left alone
     for rel, items in sorted(by_file.items()):
         kind = _kind(rel)
         path = root / rel if root.is_dir() else root
@@ -190,9 +194,13 @@ def _plan_file(
     lines = text.splitlines(keepends=True)
     reps: list[Replacement] = []
     for m in sorted(items, key=lambda m: (m.line_number, -m.column)):
-        env = by_value.get(m.secret) or _unique(env_name_for(m), plan.secrets, m.secret)
-        by_value[m.secret] = env
-        r = Replacement(m.line_number, m.column, m.secret, env, env.lower(), m.secret_type)
+        if m.known_secret:  # already in the vault: reference it, store nothing
+            env = re.sub(r"[^A-Za-z0-9]+", "_", m.known_secret).upper()
+            r = Replacement(m.line_number, m.column, m.secret, env, m.known_secret, m.secret_type)
+        else:
+            env = by_value.get(m.secret) or _unique(env_name_for(m), plan.secrets, m.secret)
+            by_value[m.secret] = env
+            r = Replacement(m.line_number, m.column, m.secret, env, env.lower(), m.secret_type)
         idx = m.line_number - 1
         body = lines[idx].rstrip("\r\n")
         new = _replace_in_line(kind, body, m.column, m.secret, r)
@@ -200,7 +208,10 @@ def _plan_file(
             plan.skipped.append(f"{rel}:{m.line_number}: cannot rewrite this literal safely")
             continue
         lines[idx] = new + lines[idx][len(body) :]
-        plan.secrets[r.vault_name] = (m.secret, m.secret_type)
+        if m.known_secret:
+            plan.existing[r.vault_name] = m.secret
+        else:
+            plan.secrets[r.vault_name] = (m.secret, m.secret_type)
         reps.append(r)
     if not reps:
         return None

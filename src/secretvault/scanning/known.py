@@ -21,15 +21,34 @@ MIN_LENGTH = 8
 _WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
+def _forms(value: str) -> list[tuple[bytes, str]]:
+    """The value as written, plus its base64 (Kubernetes ``data:``) and URL-encoded forms."""
+    import base64
+    from urllib.parse import quote
+
+    raw = value.encode("utf-8")
+    forms = {raw: ""}
+    b64 = base64.b64encode(raw)
+    forms.setdefault(b64, "base64")
+    forms.setdefault(b64.rstrip(b"="), "base64")
+    forms.setdefault(base64.urlsafe_b64encode(raw).rstrip(b"="), "base64url")
+    forms.setdefault(quote(value, safe="").encode(), "url-encoded")
+    return sorted(forms.items())
+
+
 class KnownMatcher:
     """Finds exact occurrences of known secret values in buffers."""
 
     def __init__(self, values: Mapping[str, str], types: Mapping[str, SecretType]) -> None:
         items = sorted(
-            (name, v.encode("utf-8")) for name, v in values.items() if v and len(v) >= MIN_LENGTH
+            (name, form, enc)
+            for name, v in values.items()
+            if v and len(v) >= MIN_LENGTH
+            for form, enc in _forms(v)
         )
-        self._names = [n for n, _ in items]
-        self._values = [v for _, v in items]
+        self._names = [n for n, _, _ in items]
+        self._values = [v for _, v, _ in items]
+        self._encodings = [e for _, _, e in items]
         self._types = dict(types)
         self._hs: Any = None
         self._fallback = False
@@ -50,7 +69,7 @@ class KnownMatcher:
             self._fallback = True
 
     def __repr__(self) -> str:  # never show values
-        return f"KnownMatcher({len(self._names)} values)"
+        return f"KnownMatcher({len(set(self._names))} values)"
 
     def _spans(self, data: bytes) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
@@ -87,10 +106,11 @@ class KnownMatcher:
             col = len(data[ls:s].decode("utf-8", "replace")) + 1
             secret = value.decode("utf-8")
             name = self._names[i]
+            enc = self._encodings[i]
             results.append(
                 RawMatch(
                     rule_id="known-secret",
-                    description=f"Value of vault secret {name!r}",
+                    description=f"Value of vault secret {name!r}" + (f" ({enc})" if enc else ""),
                     secret_type=self._types.get(name, SecretType.API_KEY),
                     severity=Severity.CRITICAL,
                     confidence=1.0,
@@ -100,6 +120,7 @@ class KnownMatcher:
                     end_column=col + len(secret),
                     secret=secret,
                     known_secret=name,
+                    encoding=enc,
                 )
             )
         return results

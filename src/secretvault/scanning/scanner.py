@@ -68,6 +68,7 @@ class RawMatch:
     commit: str | None = None
     author: str | None = None
     date: datetime | None = None
+    encoding: str = ""  # known secrets: "", "base64", "base64url" or "url-encoded"
 
     @property
     def fingerprint(self) -> str:

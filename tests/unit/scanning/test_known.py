@@ -72,3 +72,28 @@ def test_known_wins_over_pattern_rule() -> None:
     scanner = Scanner(engine="re", known_secrets={"stripe": token})
     (m,) = scanner.scan_bytes(f'k = "{token}"'.encode(), "a.py")
     assert m.known_secret == "stripe"
+
+
+def test_encoded_forms_are_found() -> None:
+    import base64
+    from urllib.parse import quote
+
+    v = value(12) + "/+&" + value(6)
+    b64 = base64.b64encode(v.encode()).decode()
+    text = f"data:\n  password: {b64}\nurl: https://h/?p={quote(v, safe='')}\n".encode()
+    found = KnownMatcher({"db": v}, {}).find(text, "k8s/secret.yaml")
+    assert [(m.line_number, m.encoding) for m in found] == [(2, "base64"), (3, "url-encoded")]
+    assert all(m.known_secret == "db" for m in found)
+
+
+def test_fix_references_known_secrets_without_storing(tmp_path) -> None:
+    from secretvault.scanning.api import scan_tree_raw
+    from secretvault.scanning.fix import plan_fixes
+
+    v = value(20)
+    (tmp_path / "settings.py").write_text(f'LEGACY = "{v}"\n')
+    matches, *_ = scan_tree_raw(tmp_path, ["*"], engine="re", known_secrets={"legacy-db": v})
+    plan = plan_fixes(tmp_path, matches)
+    assert plan.secrets == {}
+    assert 'LEGACY = os.environ["LEGACY_DB"]' in plan.files[0].updated
+    assert v not in plan.diff()
