@@ -209,7 +209,9 @@ def _fail(report: SecretScanReport, fail_on: FailOn) -> bool:
 
 def scan_command(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(None, help="Files or directories ('-' reads stdin) [.]"),
+    paths: list[str] = typer.Argument(
+        None, help="Files or directories, or - for stdin (default: the current directory)."
+    ),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Output format."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here."),
     stdin: bool = typer.Option(False, "--stdin", help="Scan standard input."),
@@ -223,7 +225,9 @@ def scan_command(
     exclude: list[str] = typer.Option(None, "--exclude", help="Skip paths matching GLOB."),
     max_file_size: int = typer.Option(25 * 1024 * 1024, "--max-file-size", help="Bytes."),
     engine: EngineName = typer.Option(EngineName.auto, "--engine", help="Matching engine."),
-    jobs: int | None = typer.Option(None, "--jobs", "-j", help="Worker processes [cores]."),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", help="Worker processes (default: all cores)."
+    ),
     known_secrets: bool = typer.Option(False, "--known-secrets", help="Also find vault values."),
     fix: bool = typer.Option(False, "--fix", help="Move secrets into the vault, reference them."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --fix: show the diff only."),
