@@ -178,7 +178,39 @@ def walk(root: Path, options: WalkOptions | None = None) -> Iterator[tuple[str, 
         import pathspec
 
         exclude = pathspec.GitIgnoreSpec.from_lines(list(opts.exclude))
-    yield from _walk_dir(str(root), "", [], opts, exclude)
+    parents = _parent_specs(root) if opts.respect_gitignore else []
+    yield from _walk_dir(str(root), "", parents, opts, exclude)
+
+
+class _Prefixed:
+    """A parent directory's .gitignore, matched against paths relative to that directory."""
+
+    def __init__(self, spec: object, prefix: str) -> None:
+        self.spec = spec
+        self.prefix = prefix
+
+    def match_file(self, path: str) -> bool:
+        return bool(self.spec.match_file(self.prefix + path))  # type: ignore[attr-defined]
+
+
+def _parent_specs(root: Path) -> list[tuple[str, object]]:
+    """.gitignore files between the enclosing repository's top and ``root`` (exclusive)."""
+    ancestors = []
+    for parent in root.parents:
+        ancestors.append(parent)
+        if (parent / ".git").exists():
+            break
+    else:
+        return []  # not inside a repository: parent .gitignore files do not apply
+    specs: list[tuple[str, object]] = []
+    for parent in reversed(ancestors):
+        spec = _gitignore_spec(str(parent))
+        if spec is not None:
+            prefix = root.relative_to(parent).as_posix() + "/"
+            if spec.match_file(prefix):  # type: ignore[attr-defined]
+                return []  # the user named an ignored directory: scan it
+            specs.append(("", _Prefixed(spec, prefix)))
+    return specs
 
 
 def _walk_dir(

@@ -153,3 +153,25 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_parent_gitignore_applies_when_scanning_a_subdirectory(tmp_path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("generated/\n*.secret.py\n")
+    sub = tmp_path / "src"
+    for rel in ("generated/a.py", "b.secret.py", "c.py"):
+        p = sub / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f'k = "{ex("stripe-secret-key")}"\n')
+    report = scan_repository(sub)
+    assert [f.file_path for f in report.findings] == ["c.py"]
+
+
+def test_explicitly_named_ignored_directory_is_scanned(tmp_path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("work/\n")
+    target = tmp_path / "work" / "tree"
+    target.mkdir(parents=True)
+    (target / "a.py").write_text(f'k = "{ex("stripe-secret-key")}"\n')
+    assert scan_repository(target).total_findings == 1
+    assert scan_repository(tmp_path).total_findings == 0
