@@ -280,7 +280,7 @@ def scan_command(
     if fix:
         _fix(ctx, paths, matches, dry_run, yes)
         return
-    _emit(report, fmt, output)
+    _emit(report, fmt, output, {m.fingerprint: m.context for m in matches})
     raise typer.Exit(1 if _fail(report, fail_on) else 0)
 
 
@@ -352,11 +352,13 @@ def _scan_git(
     return git.scan_blocks(scanner, blocks, include or None, once=True, progress=progress)
 
 
-def _emit(report: SecretScanReport, fmt: Format, output: Path | None) -> None:
+def _emit(
+    report: SecretScanReport, fmt: Format, output: Path | None, contexts: dict[str, str]
+) -> None:
     from secretvault.scanning.report import render
 
     color = output is None and fmt == Format.text and sys.stdout.isatty()
-    text = render(report, fmt.value, color=color)
+    text = render(report, fmt.value, color=color, contexts=contexts)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")

@@ -91,7 +91,7 @@ class KnownMatcher:
         self, data: bytes, path: str, first_line: int = 1, line_numbers: Sequence[int] | None = None
     ) -> list[RawMatch]:
         """Matches of known values in ``data``."""
-        from secretvault.scanning.scanner import RawMatch
+        from secretvault.scanning.scanner import RawMatch, redacted_context
 
         results: list[RawMatch] = []
         for i, s, e in sorted(self._spans(data), key=lambda t: (t[1], t[2])):
@@ -105,6 +105,8 @@ class KnownMatcher:
             lineno = line_numbers[idx] if line_numbers is not None else first_line + idx
             col = len(data[ls:s].decode("utf-8", "replace")) + 1
             secret = value.decode("utf-8")
+            le = data.find(b"\n", e)
+            line = data[ls : len(data) if le < 0 else le].decode("utf-8", "replace")
             name = self._names[i]
             enc = self._encodings[i]
             results.append(
@@ -121,6 +123,7 @@ class KnownMatcher:
                     secret=secret,
                     known_secret=name,
                     encoding=enc,
+                    context=redacted_context(line, col - 1, col - 1 + len(secret), secret),
                 )
             )
         return results

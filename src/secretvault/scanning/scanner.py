@@ -48,6 +48,14 @@ def fingerprint(path: str, rule_id: str, secret: str) -> str:
     return hashlib.sha256(f"{norm}\0{rule_id}\0{secret}".encode()).hexdigest()
 
 
+def redacted_context(line: str, start: int, end: int, secret: str, width: int = 60) -> str:
+    """``line`` around ``[start, end)`` with the secret replaced by its redacted form."""
+    left = line[max(0, start - width) : start]
+    right = line[end : end + width]
+    text = (left + redact(secret) + right).strip()
+    return text.replace(secret, redact(secret))
+
+
 @dataclass(slots=True)
 class RawMatch:
     """A confirmed match, secret included. Never leaves the process in this form."""
@@ -69,6 +77,7 @@ class RawMatch:
     author: str | None = None
     date: datetime | None = None
     encoding: str = ""  # known secrets: "", "base64", "base64url" or "url-encoded"
+    context: str = ""  # the line around the match, secret already redacted
 
     @property
     def fingerprint(self) -> str:
@@ -325,6 +334,7 @@ class Scanner:
             secret,
             cr.generic,
             name,
+            context=redacted_context(line, col, end_col, secret),
         )
         if self.allowlist.fingerprints and raw.fingerprint in self.allowlist.fingerprints:
             return None

@@ -95,3 +95,16 @@ def test_no_format_leaks_a_secret(scanned, fmt: str) -> None:
 def test_unknown_format(scanned) -> None:
     with pytest.raises(ValueError):
         render(scanned[0], "pdf")
+
+
+def test_html_context_column_is_redacted(tmp_path) -> None:
+    from secretvault.scanning.api import build_report, scan_tree_raw
+
+    token = RULES["stripe-secret-key"].example(random.Random(3))
+    (tmp_path / "pay.py").write_text(f'STRIPE = "{token}"  # billing\n')
+    matches, files, nbytes, engine = scan_tree_raw(tmp_path, ["*.py"], engine="re")
+    report = build_report(str(tmp_path), matches, files, nbytes, 0.0, engine)
+    html = render(report, "html", contexts={m.fingerprint: m.context for m in matches})
+    assert "# billing" in html and "STRIPE" in html
+    secret = matches[0].secret
+    assert secret not in html and secret[4:] not in html

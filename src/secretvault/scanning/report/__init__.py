@@ -6,13 +6,24 @@ no writer can leak a secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from secretvault.models import SecretScanReport
 
 FORMATS = ("text", "json", "sarif", "junit", "html")
 
 
-def render(report: SecretScanReport, fmt: str, *, color: bool = False) -> str:
-    """Render ``report`` in ``fmt``; raises ValueError for an unknown format."""
+def render(
+    report: SecretScanReport,
+    fmt: str,
+    *,
+    color: bool = False,
+    contexts: Mapping[str, str] | None = None,
+) -> str:
+    """Render ``report`` in ``fmt``; raises ValueError for an unknown format.
+
+    ``contexts`` maps fingerprint -> redacted line context (shown by the HTML report).
+    """
     if fmt == "json":
         return report.model_dump_json(indent=2) + "\n"
     if fmt == "sarif":
@@ -26,7 +37,7 @@ def render(report: SecretScanReport, fmt: str, *, color: bool = False) -> str:
     if fmt == "html":
         from secretvault.scanning.report.html import to_html
 
-        return to_html(report)
+        return to_html(report, contexts)
     if fmt == "text":
         from secretvault.scanning.report.text import to_text
 

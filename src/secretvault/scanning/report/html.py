@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from html import escape
 
 from secretvault.models import SecretScanReport, Severity
@@ -17,8 +18,9 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left}th{background:#f4f4f
 """
 
 
-def to_html(report: SecretScanReport) -> str:
-    """One HTML document, no external assets."""
+def to_html(report: SecretScanReport, contexts: Mapping[str, str] | None = None) -> str:
+    """One HTML document, no external assets; ``contexts`` adds a redacted-context column."""
+    contexts = contexts or {}
     sev = [(s, report._count(s)) for s in Severity]
     types = Counter(f.secret_type.value for f in report.findings)
     cards = "".join(f'<span class="{s.value}">{s.value}: {n}</span>' for s, n in sev)
@@ -32,6 +34,7 @@ def to_html(report: SecretScanReport) -> str:
         f"<td>{escape(f.rule_id)}</td><td>{escape(f.secret_type.value)}</td>"
         f"<td>{f.confidence:.2f}</td><td><code>{escape(f.match)}</code></td>"
         f"<td>{escape((f.commit or '')[:12])}</td>"
+        f"<td><code>{escape(contexts.get(f.fingerprint, ''))}</code></td>"
         "</tr>"
         for f in report.findings
     )
@@ -45,6 +48,6 @@ def to_html(report: SecretScanReport) -> str:
 <h2>By type</h2><table><tr><th>Type</th><th>Findings</th></tr>{type_rows}</table>
 <h2>Findings</h2>
 <table><tr><th>Severity</th><th>Location</th><th>Rule</th><th>Type</th><th>Confidence</th>
-<th>Match (redacted)</th><th>Commit</th></tr>{rows}</table>
+<th>Match (redacted)</th><th>Commit</th><th>Context (redacted)</th></tr>{rows}</table>
 </body></html>
 """
