@@ -168,6 +168,16 @@ def cache_dir() -> Path:
     return Path(base) / "secretvault"
 
 
+def prune_cache(directory: Path, keep: int = 6) -> None:
+    """Delete all but the ``keep`` newest cached databases and manifests of each kind."""
+    for pattern in ("hs-*.db", "rules-*.json"):
+        files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[keep:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+                old.with_suffix(".rejected").unlink(missing_ok=True)
+
+
 def hyperscan_available() -> bool:
     """True when the ``hyperscan`` module imports on this machine."""
     try:
@@ -249,6 +259,7 @@ class HyperscanEngine:
             tmp.write_bytes(blob)
             rejected_path.write_text(" ".join(map(str, sorted(rejected))))
             os.replace(tmp, path)
+            prune_cache(path.parent)
 
     def candidates(self, data: bytes) -> dict[int, set[int]]:
         """Run the database once; turn each (rule, match end) into the line it ends on."""
