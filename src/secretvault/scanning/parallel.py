@@ -69,6 +69,8 @@ def scan_parallel(
     from secretvault.scanning.scanner import ScanStats
 
     global _WORKER
+    for cr in scanner.compiled:  # load lazily-loaded rules once, before forking, not per worker
+        _ = cr.rule
     _WORKER = scanner
     stats = ScanStats()
     matches: list[RawMatch] = []
