@@ -770,3 +770,32 @@ def test_a_backup_from_before_a_rekey_can_be_restored(tmp_path: Path) -> None:
         cli("restore", "--from-backup", str(old_backup), "--yes")
     assert cli("get", "a").stdout == "before-rekey-VALUE"
     cli("audit", "verify")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a value that is not UTF-8 text crashes with a traceback and exit 1 instead of "
+    "a clean exit 2: --from-file raises UnicodeDecodeError (cli/common.py read_value catches "
+    "only OSError); piped bytes become surrogates and validate_value's .encode() raises "
+    "UnicodeEncodeError (vault.py validate_value)",
+)
+@pytest.mark.parametrize("source", ["from-file", "stdin"])
+def test_a_value_that_is_not_utf8_is_a_clean_input_error(
+    base_vault: Path, tmp_path: Path, source: str
+) -> None:
+    d = copy_vault(base_vault, tmp_path / "v")
+    raw = b"\xff\xfe binary \x80 key"
+    (tmp_path / "key.bin").write_bytes(raw)
+    env = base_env(SECRETVAULT_DIR=str(d))
+    args = ["set", "binary"] + (["--from-file", "key.bin"] if source == "from-file" else [])
+    res = subprocess.run(
+        [SV, *args],
+        cwd=tmp_path,
+        input=raw if source == "stdin" else b"",
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    res = subprocess.CompletedProcess(res.args, res.returncode, "", res.stderr.decode())
+    assert res.returncode == EXIT["usage"], res.stderr[-2000:]
+    assert_clean_error(res)
