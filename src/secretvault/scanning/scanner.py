@@ -69,7 +69,7 @@ class RawMatch:
     line_number: int
     column: int
     end_column: int
-    secret: str
+    secret: str = field(repr=False)  # never printed
     generic: bool = False
     name: str | None = None
     known_secret: str | None = None
