@@ -614,3 +614,93 @@ async def test_a_long_lived_process_sees_restore_and_revoked_grants(tmp_path: Pa
         assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
+
+
+RACER = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from secretvault import SecretsConfig, SecretVault, SecretType
+
+    vault_dir, idx, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    cfg = SecretsConfig(
+        storage_path=os.path.join(vault_dir, "vault.db"),
+        master_key_path=os.path.join(vault_dir, "master.key"),
+    )
+
+    async def main():
+        vault = SecretVault(cfg)
+        await vault.initialize(create=False)
+        open(os.path.join(vault_dir, f"ready-{idx}"), "w").close()
+        while not os.path.exists(os.path.join(vault_dir, "go")):
+            time.sleep(0.002)
+        outcome = {}
+        for i in range(n):
+            try:
+                await vault.store_secret(
+                    SecretType.API_KEY, f"race-{i}", f"winner-{idx}", created_by=f"p{idx}"
+                )
+                outcome[f"race-{i}"] = "stored"
+            except Exception as exc:
+                outcome[f"race-{i}"] = type(exc).__name__
+        await vault.shutdown()
+        print(json.dumps(outcome))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.timeout(60)
+async def test_racing_creates_of_the_same_names_have_exactly_one_winner(tmp_path: Path) -> None:
+    vault_dir, n = tmp_path / "vault", 40
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize()
+    await vault.shutdown()
+    script = tmp_path / "racer.py"
+    script.write_text(RACER, encoding="utf-8")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(vault_dir), str(i), str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_clean_env(),
+        )
+        for i in range(N_PROCS)
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while not all((vault_dir / f"ready-{i}").exists() for i in range(N_PROCS)):
+            assert all(p.poll() is None for p in procs)
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        (vault_dir / "go").touch()
+        outs = []
+        for p in procs:
+            out, err = p.communicate(timeout=40)
+            assert p.returncode == 0, err[-2000:]
+            outs.append(json.loads(out))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize(create=False)
+    try:
+        entries = (await vault.get_access_log()).entries
+        for i in range(n):
+            name = f"race-{i}"
+            results = [o[name] for o in outs]
+            winners = [k for k, r in enumerate(results) if r == "stored"]
+            assert len(winners) == 1, (name, results)
+            assert sorted(set(results) - {"stored"}) == ["SecretAlreadyExistsError"], results
+            value, record = await vault.get_secret(name)
+            assert value == f"winner-{winners[0]}" and record.metadata.version == 1
+            creates = [e for e in entries if e.secret_name == name and e.action == "create"]
+            assert sorted(e.success for e in creates) == [False] * (N_PROCS - 1) + [True]
+            assert [e.user for e in creates if e.success] == [f"p{winners[0]}"]
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
