@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
 
@@ -20,8 +20,8 @@ from pathlib import PurePosixPath
 class Candidate:
     """A regex match before filtering: the secret, where it is, and the line around it."""
 
-    secret: str
-    line: str
+    secret: str = field(repr=False)
+    line: str = field(repr=False)
     path: str
     start: int
     end: int

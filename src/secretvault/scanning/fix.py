@@ -32,7 +32,7 @@ class Replacement:
 
     line_number: int
     column: int  # 1-based, of the secret
-    secret: str
+    secret: str = field(repr=False)
     env_name: str
     vault_name: str
     secret_type: SecretType
