@@ -124,9 +124,8 @@ def test_parallel_scan_matches_serial(tmp_path) -> None:
     for i in range(80):
         body = "\n".join(f"v{j} = {j}" for j in range(2000))
         (tmp_path / f"f{i}.py").write_text(body + f'\nk = "{rule.example(rng)}"\n')
-    from secretvault.scanning.walker import walk
-
     from secretvault.scanning.parallel import fork_is_safe
+    from secretvault.scanning.walker import walk
 
     assert fork_is_safe()  # else jobs=2 silently runs serially and this proves nothing
     files = list(walk(tmp_path))
