@@ -704,3 +704,67 @@ async def test_racing_creates_of_the_same_names_have_exactly_one_winner(tmp_path
         assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
+
+
+@pytest.mark.timeout(60)
+async def test_an_update_during_another_process_rotation_wins_and_is_never_shadowed(
+    tmp_path: Path,
+) -> None:
+    """While process A verifies a rotation, process B reads (sees the current value, never the
+    unverified pending one) and then writes an update. A must not promote its now-stale
+    version over B's write: it reports the conflict and rolls back; B's value stays current."""
+    vault_dir = tmp_path / "vault"
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "rot", "old-value")
+    await vault.shutdown()
+
+    script = tmp_path / "rotator.py"
+    script.write_text(ROTATOR, encoding="utf-8")  # rotates "rot" to "new-value", pauses verifying
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(vault_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (vault_dir / "verifying").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        other = SecretVault(_config(vault_dir))
+        await other.initialize(create=False)
+        try:
+            value, record = await other.get_secret("rot")
+            assert (value, record.metadata.version) == ("old-value", 1)  # not the pending one
+            updated = await other.update_secret("rot", "by-b", user="b")
+        finally:
+            await other.shutdown()
+        (vault_dir / "release").touch()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    result = json.loads(out)
+    assert result["success"] is False and result["rolled_back"] is True, result
+    assert result["error"]
+
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize(create=False)
+    try:
+        value, record = await vault.get_secret("rot")
+        assert value == "by-b"
+        assert record.metadata.version == updated.metadata.version
+        assert record.status == SecretStatus.ACTIVE
+        history = await vault.history("rot")
+        assert all(v.stage != "pending" for v in history)
+        assert (await vault.get_secret("rot", version=1))[0] == "old-value"
+        actions = [e.action for e in (await vault.get_access_log("rot")).entries]
+        assert "rotate_rollback" in actions and "rotate" not in actions
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
