@@ -168,6 +168,9 @@ def cache_dir() -> Path:
     return Path(base) / "secretvault"
 
 
+_NEVER_ID = 2**31 - 1
+
+
 def prune_cache(directory: Path, keep: int = 6) -> None:
     """Delete all but the ``keep`` newest cached databases and manifests of each kind."""
     for pattern in ("hs-*.db", "rules-*.json"):
@@ -242,8 +245,8 @@ class HyperscanEngine:
     def _build(self, exprs: list[tuple[int, bytes, int]]) -> Any:
         hs = self._hs
         db = hs.Database(mode=hs.HS_MODE_BLOCK)
-        if not exprs:
-            exprs = [(-1, b"\\A\\x00{0}never\\x00\\x01\\x02", 0)]
+        if not exprs:  # Hyperscan refuses an empty database: add a pattern that never fires
+            exprs = [(_NEVER_ID, b"\\x00\\x01\\x02never\\x03\\x04", 0)]
         db.compile(
             expressions=[e for _, e, _ in exprs],
             ids=[i for i, _, _ in exprs],
@@ -276,6 +279,7 @@ class HyperscanEngine:
             self._scratch = self._hs.Scratch(self.db)
         self.db.scan(data, match_event_handler=on_match, scratch=self._scratch)
         out: dict[int, set[int]] = {}
+        ends.pop(_NEVER_ID, None)
         for rid, tos in ends.items():
             if rid in self.multiline:
                 out[rid] = {WHOLE_BUFFER}

@@ -187,3 +187,18 @@ def test_manifest_stub_scanner_skips_catalogue_when_nothing_matches(tmp_path) ->
         for _ in range(2)
     ]
     assert outs == ["True", "False"]
+
+
+@needs_hs
+def test_rule_hyperscan_cannot_compile_falls_back_to_re(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    monkeypatch.setenv("SECRETVAULT_CACHE_DIR", str(tmp_path))
+    backref = replace(SPEC_RULES[3], id="backref", regex=r"(sk_live_)[a-zA-Z0-9]{24,}\1?(?=\s|$)")
+    token = SPEC_RULES[3].example(random.Random(4))
+    data = f'k = "{token}"\nm = {token}\n'.encode()
+    hs = Scanner([backref], engine="hyperscan", generic_detection=False)
+    assert hs.engine.rejected == {0}
+    rx = Scanner([backref], engine="re", generic_detection=False)
+    assert _findings(hs, data) == _findings(rx, data)
+    assert [m.line_number for m in hs.scan_bytes(data, "a.py")] == [2]
