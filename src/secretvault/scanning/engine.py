@@ -306,4 +306,11 @@ def make_engine(rules: list[CompiledRule], name: str = "auto", *, use_cache: boo
         raise ValueError(f"unknown engine {name!r}; use auto, hyperscan or re")
     if name == "re" or (name == "auto" and not hyperscan_available()):
         return ReEngine(rules)
+    if not hyperscan_available():
+        from secretvault.errors import ScanError
+
+        raise ScanError(
+            "the hyperscan engine is not installed",
+            hint="pip install 'secretvault[fast-scan]' or use --engine re",
+        )
     return HyperscanEngine(rules, use_cache=use_cache)
