@@ -151,6 +151,4 @@ def armored(rng: random.Random, label: str, first_byte: int, n: int = 180) -> st
     body = b64_bytes(raw)
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     crc = b64_bytes(rand_bytes(rng, 3))
-    return "\n".join(
-        [f"-----BEGIN {label}-----", "", *lines, "=" + crc, f"-----END {label}-----"]
-    )
+    return "\n".join([f"-----BEGIN {label}-----", "", *lines, "=" + crc, f"-----END {label}-----"])
