@@ -769,3 +769,95 @@ async def test_an_update_during_another_process_rotation_wins_and_is_never_shado
         assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
+
+
+BEFORE_REKEY = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from secretvault import SecretsConfig, SecretVault
+
+    vault_dir = sys.argv[1]
+    cfg = SecretsConfig(
+        storage_path=os.path.join(vault_dir, "vault.db"),
+        master_key_path=os.path.join(vault_dir, "master.key"),
+        cache_enabled=True,
+    )
+
+    async def main():
+        vault = SecretVault(cfg)
+        await vault.initialize(create=False)
+        seen = [(await vault.get_secret("x"))[0], (await vault.get_secret("x", version=1))[0]]
+        open(os.path.join(vault_dir, "opened"), "w").close()
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(vault_dir, "rekeyed")):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        seen += [(await vault.get_secret("x"))[0], (await vault.get_secret("x", version=1))[0]]
+        record = await vault.update_secret("x", "written-after-rekey", user="a")
+        await vault.store_secret("api_key", "y", "created-after-rekey", created_by="a")
+        await vault.shutdown()
+        print(json.dumps({"seen": seen, "version": record.metadata.version}))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.timeout(60)
+async def test_a_process_opened_before_another_process_rekeys_keeps_working(
+    tmp_path: Path,
+) -> None:
+    """Process A holds the vault open (warm caches) while this process rekeys. A must still read
+    every version, and what it writes afterwards must be readable with the key on disk."""
+    vault_dir = tmp_path / "vault"
+    vault = SecretVault(_config(vault_dir))
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "x", "first")
+    await vault.update_secret("x", "second")
+    await vault.shutdown()
+
+    script = tmp_path / "before_rekey.py"
+    script.write_text(BEFORE_REKEY, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(vault_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_clean_env(),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (vault_dir / "opened").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        rekeyer = SecretVault(_config(vault_dir))
+        await rekeyer.initialize(create=False)
+        try:
+            old_id, new_id = rekeyer.key_id, await rekeyer.rekey(user="admin")
+        finally:
+            await rekeyer.shutdown()
+        (vault_dir / "rekeyed").touch()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-3000:]
+    result = json.loads(out)
+    assert result["seen"] == ["second", "first", "second", "first"]
+
+    fresh = SecretVault(_config(vault_dir))
+    await fresh.initialize(create=False)
+    try:
+        assert fresh.key_id == new_id != old_id
+        value, record = await fresh.get_secret("x")
+        assert (value, record.metadata.version) == ("written-after-rekey", result["version"])
+        assert record.key_id == new_id  # written under the active key, not the retired one
+        value, record = await fresh.get_secret("y")
+        assert value == "created-after-rekey" and record.key_id == new_id
+        for version, expected in ((1, "first"), (2, "second")):
+            assert (await fresh.get_secret("x", version=version))[0] == expected
+        assert (await fresh.verify_audit()).ok
+    finally:
+        await fresh.shutdown()
