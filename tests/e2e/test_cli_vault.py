@@ -403,7 +403,37 @@ def test_key_and_store_errors(base_vault: Path, tmp_path: Path) -> None:
         assert "[FAIL]" in res.stdout
         assert list(d.iterdir()) == []
 
-    parallel(wrong_key, missing_key, loose_key, corrupt_db, unreadable_db, no_vault_yet)
+    def altered_ciphertext() -> None:
+        d = copy_vault(base_vault, tmp_path / "altered")
+        with sqlite3.connect(d / "vault.db") as conn:
+            (ct,) = conn.execute("SELECT ciphertext FROM versions").fetchone()
+            flipped = bytes([ct[0] ^ 1]) + ct[1:]
+            conn.execute("UPDATE versions SET ciphertext = ?", (flipped,))
+        conn.close()
+        cli = Cli(tmp_path)
+        cli.fails("--vault-dir", str(d), "get", "base-secret", code=EXIT["crypto"])
+        cli.assert_never_printed("base-VALUE-42")
+
+    def tampered_audit() -> None:
+        d = copy_vault(base_vault, tmp_path / "tampered")
+        with sqlite3.connect(d / "vault.db") as conn:
+            conn.execute("UPDATE audit SET user = 'somebody-else' WHERE seq = 1")
+        conn.close()
+        cli = Cli(tmp_path)
+        cli.fails("--vault-dir", str(d), "audit", "verify", code=EXIT["audit"], says="not verify")
+        res = cli("--vault-dir", str(d), "doctor", code=EXIT["error"])
+        assert "[FAIL]" in res.stdout and "audit" in res.stdout
+
+    parallel(
+        wrong_key,
+        missing_key,
+        loose_key,
+        corrupt_db,
+        unreadable_db,
+        no_vault_yet,
+        altered_ciphertext,
+        tampered_audit,
+    )
 
 
 def test_input_errors(base_vault: Path, tmp_path: Path) -> None:
