@@ -544,6 +544,33 @@ def test_settings_file_and_python_interop(tmp_path: Path) -> None:
     cli.assert_never_printed("cli-VALUE-3", "py-VALUE-7", "acme-VALUE")
 
 
+def test_configuration_errors(tmp_path: Path) -> None:
+    """Bad settings in any layer: exit 3, one line naming the field or file, input not echoed."""
+    bad_yaml, bad_field, bad_env = (tmp_path / n for n in ("yaml", "field", "env"))
+    for folder, text in (
+        (bad_yaml, "secrets_management:\n  storage_path: [unclosed\n"),
+        (bad_field, "secrets_management:\n  storage_pth: x.db\n"),
+    ):
+        (folder / "settings").mkdir(parents=True)
+        (folder / "settings" / "mahavishnu.yaml").write_text(text, encoding="utf-8")
+    bad_env.mkdir()
+    token = "sk-live-TOKEN-in-the-wrong-variable"
+    parallel(
+        lambda: Cli(bad_yaml).fails("list", code=3, says="mahavishnu.yaml line"),
+        lambda: Cli(bad_field).fails("list", code=3, says="storage_pth"),
+        lambda: Cli(bad_env, MAHAVISHNU_SECRETS_MANAGEMENT__BUSY_TIMEOUT_MS=token).fails(
+            "get", "x", code=3, says="busy_timeout_ms"
+        ),
+        lambda: Cli(bad_env, MAHAVISHNU_SECRETS_MANAGEMENT__DEFAULT_BACKEND="aws").fails(
+            "list", code=3, says="backend"
+        ),
+    )
+    # nothing was created by a command that could not even load its settings
+    assert not any(p.name == "data" for d in (bad_yaml, bad_field, bad_env) for p in d.iterdir())
+    res = Cli(bad_env, MAHAVISHNU_SECRETS_MANAGEMENT__BUSY_TIMEOUT_MS=token)("list", code=3)
+    assert token not in res.stderr
+
+
 # --------------------------------------------------------------------------------------------
 # secret hygiene: no value argument, hidden prompt, --debug tracebacks without the value
 # --------------------------------------------------------------------------------------------
