@@ -541,6 +541,16 @@ def test_settings_file_and_python_interop(tmp_path: Path) -> None:
     )
     assert plain == as_json == "acme-VALUE"
     cli.fails("get", "acme-only", code=EXIT["not_found"])  # not in the mahavishnu vault
+
+    # settings/local.yaml beats settings/APP.yaml; ${VAR:-default} expands from the environment
+    (tmp_path / "conf" / "local.yaml").write_text(
+        "secrets_management:\n  storage_path: ${ACME_DB:-acme/from-local.db}\n",
+        encoding="utf-8",
+    )
+    cli(*acme, "init")
+    assert (tmp_path / "acme" / "from-local.db").is_file()
+    cli(*acme, "init", ACME_DB=str(tmp_path / "acme" / "from-env.db"))
+    assert (tmp_path / "acme" / "from-env.db").is_file()
     cli.assert_never_printed("cli-VALUE-3", "py-VALUE-7", "acme-VALUE")
 
 
