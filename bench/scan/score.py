@@ -45,7 +45,7 @@ def redact(text: str) -> str:
     def mask(m: re.Match[str]) -> str:
         s = m.group(0)
         plain = s.replace("_", "").replace("-", "").replace(".", "").isalpha()
-        if plain and len(s) < 24:
+        if plain and len(s) < 24 and not s.isupper():
             return s
         return s[:4] + "…" + f"[{len(s)}]"
 
