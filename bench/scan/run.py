@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.install:
         tools.install_peers()
+    for tool in tools.TOOLS.values():
+        tool.version = tool.detected_version()
     wanted = [t for t in args.tools.split(",") if t]
     ready, why = scanner_ready() if "secretvault" in wanted else (False, "not requested")
     if not ready:

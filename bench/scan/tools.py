@@ -150,6 +150,21 @@ class Tool:
     in_tree: bool = False  # run with cwd = tree and target "." (detect-secrets skips paths
     # outside its working directory)
 
+    def detected_version(self) -> str:
+        """Version string the installed tool reports (falls back to the pinned one)."""
+        flag = {"gitleaks": ["version"], "betterleaks": ["version"],
+                "secretvault": None}.get(self.name, ["--version"])
+        if flag is None or not self.available():
+            return self.version
+        try:
+            proc = subprocess.run([str(self.binary), *flag], capture_output=True, text=True,
+                                  timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return self.version
+        words = (proc.stdout or proc.stderr).split()
+        digits = [w.lstrip("v") for w in words if w[:1].isdigit() or w[:2] == "v2"]
+        return digits[0] if digits else self.version
+
     def available(self) -> bool:
         """True when the tool's executable exists."""
         return self.binary.exists()
