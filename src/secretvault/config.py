@@ -7,8 +7,9 @@ Layers, highest first (SPEC "Oneiric Layer System"):
 3. ``settings/{app}.yaml`` (committed)
 4. model defaults
 
-Each layer is its own pydantic-settings source class; the order lives in one place,
-``AppSettings.settings_customise_sources``. ``${VAR}`` / ``${VAR:-default}`` in YAML expand from
+Each layer is its own pydantic-settings source class (``settings_sources.py``); the order lives
+in one place, ``AppSettings.settings_customise_sources``. When no layer is present the
+defaults are used directly. ``${VAR}`` / ``${VAR:-default}`` in YAML expand from
 the environment; an unset variable with no default drops the key so the lower layer applies.
 The separate ``{APP}_SECRETS__{NAME}`` environment layer holds plain secrets and is read by
 ``EnvSecretsSource`` as a fallback (SPEC "Accessing Secrets via Oneiric").
@@ -18,17 +19,10 @@ from __future__ import annotations
 
 import os
 import re
-from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    YamlConfigSettingsSource,
-)
 
 from secretvault.errors import ConfigurationError
 from secretvault.models import AccessLevel, BackendType
@@ -189,25 +183,6 @@ def fold_sections(data: Any) -> Any:
     return data
 
 
-class FoldedSource(PydanticBaseSettingsSource):
-    """Wraps one layer and folds its nested sections before the layers are merged."""
-
-    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
-        super().__init__(inner.settings_cls)
-        self.inner = inner
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        """Unused: ``__call__`` delegates whole-document loading to the wrapped source."""
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        data = self.inner()
-        section = data.get("secrets_management")
-        if isinstance(section, dict):
-            data = {**data, "secrets_management": fold_sections(section)}
-        return data
-
-
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _UNSET = object()
 
@@ -235,89 +210,35 @@ def expand_env(value: Any) -> Any:
     return _VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
 
 
-class ExpandingYamlSource(YamlConfigSettingsSource):
-    """A YAML layer with ``${VAR}`` expansion and errors that name the file and line."""
-
-    def _read_file(self, file_path: Path) -> dict[str, Any]:
-        import yaml
-
-        try:
-            data = super()._read_file(file_path)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigurationError(
-                f"{file_path}{where}: not valid YAML",
-                hint="fix the syntax (indentation, quotes) and try again",
-            ) from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise ConfigurationError(f"{file_path}: expected a mapping at the top level")
-        return expand_env(data)
-
-
-class AppSettings(BaseSettings):
-    """The application's settings document: ``secrets_management`` plus the plain-secret layer."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="MAHAVISHNU_", env_nested_delimiter="__", extra="ignore"
-    )
-
-    app_name: ClassVar[str] = DEFAULT_APP
-    settings_folder: ClassVar[str] = "settings"
-
-    secrets_management: SecretsConfig = Field(default_factory=SecretsConfig)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The one place that states precedence: init > env > local.yaml > {app}.yaml."""
-        folder = Path(settings_cls.settings_folder)  # type: ignore[attr-defined]
-        app = settings_cls.app_name  # type: ignore[attr-defined]
-        layers = (
-            init_settings,
-            env_settings,
-            ExpandingYamlSource(settings_cls, yaml_file=folder / "local.yaml"),
-            ExpandingYamlSource(settings_cls, yaml_file=folder / f"{app}.yaml"),
-        )
-        return tuple(FoldedSource(layer) for layer in layers)
-
-
-@cache
-def _settings_class(app: str, settings_dir: str) -> type[AppSettings]:
-    """A settings class bound to one namespace and folder (env prefix ``APP_``)."""
-    return type(
-        f"{app.title()}Settings",
-        (AppSettings,),
-        {
-            "model_config": SettingsConfigDict(
-                env_prefix=f"{app.upper()}_", env_nested_delimiter="__", extra="ignore"
-            ),
-            "app_name": app,
-            "settings_folder": settings_dir,
-        },
-    )
-
-
 def load_config(
     app: str = DEFAULT_APP,
     settings_dir: str | Path = "settings",
     **overrides: Any,
 ) -> SecretsConfig:
     """Load ``SecretsConfig`` through every layer; ``overrides`` win over all of them."""
-    cls = _settings_class(app, str(settings_dir))
+    if not _layers_present(app, Path(settings_dir)):
+        # Nothing to merge: the result is exactly the defaults plus overrides. Skipping the
+        # settings machinery keeps short CLI commands fast (importing it costs ~30 ms).
+        try:
+            return SecretsConfig(**overrides)
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, f"settings ({app})")) from None
+    from secretvault.settings_sources import settings_class
+
+    cls = settings_class(app, str(settings_dir))
     init = {"secrets_management": overrides} if overrides else {}
     try:
         return cls(**init).secrets_management
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc, f"settings ({app})")) from None
+
+
+def _layers_present(app: str, folder: Path) -> bool:
+    """Is any settings layer there: an ``{APP}_SECRETS_MANAGEMENT__*`` variable or a YAML file?"""
+    prefix = f"{app.upper()}_SECRETS_MANAGEMENT__"
+    if any(key.upper().startswith(prefix) for key in os.environ):
+        return True
+    return (folder / "local.yaml").is_file() or (folder / f"{app}.yaml").is_file()
 
 
 def describe_validation_error(exc: ValidationError, what: str) -> str:

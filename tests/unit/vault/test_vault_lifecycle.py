@@ -21,7 +21,7 @@ from vaulttest_helpers import (
     stage_pending_rotation,
 )
 
-import secretvault.models as models_mod
+import secretvault.models.secret as models_mod  # where SecretRecord reads the clock
 from secretvault import (
     InvalidSecretNameError,
     InvalidSecretValueError,
