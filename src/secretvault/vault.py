@@ -36,7 +36,6 @@ from secretvault.errors import (
     InvalidSecretValueError,
     MasterKeyError,
     SecretAlreadyExistsError,
-    SecretDecryptionError,
     SecretExpiredError,
     SecretNotFoundError,
     SecretPendingDeletionError,
@@ -82,7 +81,14 @@ def validate_value(value: str) -> str:
         raise InvalidSecretValueError("secret value must be text (str)")
     if not value:
         raise InvalidSecretValueError("secret value is empty")
-    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidSecretValueError(
+            "secret value is not valid UTF-8 text",
+            hint="store binary material base64-encoded",
+        ) from None
+    if size > MAX_VALUE_BYTES:
         raise InvalidSecretValueError("secret value is larger than 1 MiB")
     return value
 
@@ -868,9 +874,8 @@ class SecretVault:
         """Drop entries older than the retention period; the rest still verifies."""
         await self._authorize_admin(user)
         days = retention_days or self.config.access_log_retention_days
-        self._flush_audit(force=True)
-        n = self._backend().purge_audit_before(utcnow() - timedelta(days=days))
         async with self._tx() as tx:
+            n = tx.purge_audit_before(utcnow() - timedelta(days=days))
             await self._audit(
                 tx, "audit_purge", user, None, reason=f"{n} entries older than {days}d"
             )
@@ -1102,61 +1107,73 @@ class SecretVault:
     async def backup(self, destination: str | Path | None = None, user: str = "system") -> Path:
         """Consistent online copy into ``data/secrets/backups/`` (retention: backup_retention)."""
         await self._admin_gate("backup", user)
-        folder = Path(self.config.storage_path).parent / "backups"
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-        target = Path(destination) if destination else folder / f"vault-{stamp}.db"
+        target = Path(destination) if destination else self._backup_path()
         self._flush_audit(force=True)
         self._backend().backup_to(target)
         async with self._tx() as tx:
             await self._audit(tx, "backup", user, None, reason=target.name)
-        if destination is None:
-            old = sorted(folder.glob("vault-*.db"))[: -self.config.backup_retention]
-            for path in old:
+        folder = self._backup_path().parent
+        if target.parent == folder:
+            for path in sorted(folder.glob("vault-*.db"))[: -self.config.backup_retention]:
                 path.unlink()
         return target
 
-    async def restore(self, source: str | Path, user: str = "system") -> Path:
-        """Replace the vault's contents with a backup made under the current master key.
+    def _backup_path(self) -> Path:
+        """Where the next automatic backup goes: ``backups/vault-<UTC time>.db``."""
+        folder = Path(self.config.storage_path).parent / "backups"
+        return folder / f"vault-{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}.db"
 
-        The current contents are first saved as a backup, so a restore loses nothing.
+    async def restore(self, source: str | Path, user: str = "system") -> Path:
+        """Replace the vault's contents with a backup (verified first, see ``restore.py``).
+
+        The current contents are saved as a backup first, so a restore loses nothing; a backup
+        made before a rekey is brought under the current key.
         """
+        from secretvault.restore import prepare_restore
+
         await self._admin_gate("restore", user)
-        source = Path(source)
-        self._check_backup(source)
-        safety = await self.backup(user=user)
-        self._backend().restore_from(source)
+        safety = self._backup_path()
+        scratch = await prepare_restore(
+            self.config,
+            source,
+            user=user,
+            note=f"previous state saved as {safety.name}",
+            app=self.app,
+        )
+        try:
+            await self.backup(safety, user=user)  # only once the backup proved restorable
+            self._backend().restore_from(scratch)
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                scratch.with_name(scratch.name + suffix).unlink(missing_ok=True)
         self._cache.clear()
         self._policy = None
-        async with self._tx() as tx:
-            await self._audit(
-                tx, "restore", user, None, reason=f"{source.name}; saved {safety.name}"
-            )
         return safety
 
-    def _check_backup(self, source: Path) -> None:
-        import sqlite3
+    async def record_restore(self, user: str, reason: str) -> None:
+        """Append the ``restore`` entry (to a scratch copy that is about to become the vault)."""
+        async with self._tx() as tx:
+            await self._audit(tx, "restore", user, None, reason=reason)
 
-        if not source.is_file():
-            raise SecretNotFoundError(f"backup {source} does not exist")
-        try:
-            conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            try:
-                ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
-                ids = [r[0] for r in conn.execute("SELECT key_id FROM keys WHERE status='active'")]
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError:
-            raise SecretDecryptionError(
-                f"{source} is not a secretvault backup or is corrupt", hint="pick another backup"
-            ) from None
-        if ok != "ok":
-            raise SecretDecryptionError(f"backup {source} fails its integrity check: {ok}")
-        if self.key_id not in ids:
-            raise MasterKeyError(
-                f"backup {source} was made under master key {', '.join(ids) or '?'}, not the "
-                f"loaded key {self.key_id}",
-                hint="load that backup's key (backups/master.key.<id>) to restore it",
-            )
+    def _rewrap(self, old: MasterKey, new: MasterKey, user: str) -> None:
+        """Re-encrypt every version and the audit key under ``new`` and make it the active key,
+        in one transaction."""
+        backend = self._backend()
+        with backend.sync_transaction() as tx:
+            for secret_id, version, env in tx.all_versions():
+                plain = decrypt_value(old, secret_id, version, env)
+                tx.rewrap(secret_id, version, encrypt_value(new, secret_id, version, plain))
+            tx.meta_set("audit_key", _wrap_audit_key(new, self._audit_key))
+            tx.add_key(new.key_id, check_envelope(new))
+            reason = f"{old.key_id} -> {new.key_id}"
+            _run_now(self._audit(tx, "rekey", user, None, reason=reason))
+            tx._bump()
+        backend.note_own_write()
+
+    async def rewrap_to(self, new: MasterKey, user: str = "system") -> None:
+        """Bring this store under an existing key (a pre-rekey backup being restored)."""
+        self._rewrap(self._require_key(), new, user)
+        self._key = new
 
     async def rekey(self, user: str = "system") -> str:
         """Rotate the master key: re-wrap every version and the audit key in one transaction.
@@ -1172,20 +1189,11 @@ class SecretVault:
                 hint="unset storage.encryption_key/passphrase to use a key file",
             )
         old, new = self._require_key(), MasterKey.generate()
-        backend, files = self._backend(), self._key_files()
+        files = self._key_files()
         self._flush_audit(force=True)
         with files.locked():
             files.write_next(new)
-            with backend.sync_transaction() as tx:
-                for secret_id, version, env in tx.all_versions():
-                    plain = decrypt_value(old, secret_id, version, env)
-                    tx.rewrap(secret_id, version, encrypt_value(new, secret_id, version, plain))
-                tx.meta_set("audit_key", _wrap_audit_key(new, self._audit_key))
-                tx.add_key(new.key_id, check_envelope(new))
-                reason = f"{old.key_id} -> {new.key_id}"
-                _run_now(self._audit(tx, "rekey", user, None, reason=reason))
-                tx._bump()
-            backend.note_own_write()
+            self._rewrap(old, new, user)
             self._key = files.swap_in(old)
         self._cache.clear()
         return new.key_id
@@ -1271,59 +1279,6 @@ def _run_now(coro: Any) -> Any:
 def _wrap_audit_key(master: MasterKey, raw: bytes) -> str:
     """The audit MAC key, encrypted under the master key (text for the meta table)."""
     return encrypt_value(master, AUDIT_KEY_ID, 0, raw.hex()).to_json()
-
-
-async def restore_unopenable_vault(
-    config: SecretsConfig, source: str | Path, user: str = "system", app: str = "mahavishnu"
-) -> Path | None:
-    """Restore a vault whose database cannot be opened (corrupt or missing) from a backup.
-
-    The backup is copied to a scratch file and opened as a vault first — integrity, schema and
-    master key all checked — before anything is moved. The damaged database (and its WAL/SHM)
-    is kept beside it as ``vault.db.damaged-<time>``, never deleted. Returns that path (None
-    when there was no database at all).
-    """
-    import sqlite3
-
-    source, live = Path(source), Path(config.storage_path)
-    if not source.is_file():
-        raise SecretNotFoundError(f"backup {source} does not exist")
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-    scratch = live.with_name(f"{live.name}.restoring-{stamp}")
-    live.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch.touch(mode=0o600)
-    try:
-        with (
-            sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
-            sqlite3.connect(scratch) as dst,
-        ):
-            src.backup(dst)
-        probe = SecretVault(config.model_copy(update={"storage_path": str(scratch)}), app=app)
-        await probe.initialize(create=False)
-        await probe.shutdown()
-    except sqlite3.DatabaseError:
-        scratch.unlink(missing_ok=True)
-        raise SecretDecryptionError(
-            f"{source} is not a secretvault backup or is corrupt", hint="pick another backup"
-        ) from None
-    except BaseException:
-        scratch.unlink(missing_ok=True)
-        raise
-    damaged = live.with_name(f"{live.name}.damaged-{stamp}") if live.exists() else None
-    for suffix in ("", "-wal", "-shm"):
-        part = live.with_name(live.name + suffix)
-        if damaged is not None and part.exists():
-            part.replace(damaged.with_name(damaged.name + suffix))
-    scratch.replace(live)
-    vault = SecretVault(config, app=app)
-    await vault.initialize(create=False)
-    try:
-        async with vault._tx() as tx:
-            saved = damaged.name if damaged else "no database"
-            await vault._audit(tx, "restore", user, None, reason=f"{source.name}; {saved}")
-    finally:
-        await vault.shutdown()
-    return damaged
 
 
 async def create_vault(

@@ -449,7 +449,9 @@ ADMIN_OP_AND_DIE = textwrap.dedent(
     if op == "audit-purge":
         real_now = sv.utcnow
         sv.utcnow = lambda: real_now() + timedelta(days=30)  # this run happens a month later
-        local.LocalBackend.purge_audit_before = die_after(local.LocalBackend.purge_audit_before)
+        local.LocalTransaction.purge_audit_before = die_after(
+            local.LocalTransaction.purge_audit_before
+        )
     else:
         local.LocalBackend.restore_from = die_after(local.LocalBackend.restore_from)
 
@@ -471,29 +473,7 @@ ADMIN_OP_AND_DIE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "op",
-    [
-        pytest.param(
-            "audit-purge",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: purge_audit deletes entries in one transaction and appends its "
-                "'audit_purge' entry in another (vault.py SecretVault.purge_audit); a crash in "
-                "between deletes audit history with no record of it",
-            ),
-        ),
-        pytest.param(
-            "restore",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: restore replaces the contents (backends/local.py restore_from) and "
-                "appends its 'restore' entry in a later transaction (vault.py "
-                "SecretVault.restore); a crash in between leaves an unaudited restore",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("op", ["audit-purge", "restore"])
 @pytest.mark.timeout(60)
 async def test_sigkill_after_an_admin_change_leaves_it_audited(tmp_path: Path, op: str) -> None:
     """DESIGN: every change is audited in the same transaction as the change. Kill the process

@@ -370,6 +370,22 @@ class LocalTransaction:
         )
         return int(rows.get("audit_anchor_seq", 0)), rows.get("audit_anchor_hash", GENESIS)
 
+    def purge_audit_before(self, cutoff: datetime) -> int:
+        """Delete entries older than ``cutoff``; the anchor (seq and hash of the last one
+        deleted) keeps the rest verifiable. The caller appends its own record in this same
+        transaction, so history never disappears unaudited."""
+        row = self.conn.execute(
+            "SELECT seq, hash FROM audit WHERE ts < ? ORDER BY seq DESC LIMIT 1",
+            (cutoff.isoformat(),),
+        ).fetchone()
+        if row is None:
+            return 0
+        seq, h = row
+        n = self.conn.execute("DELETE FROM audit WHERE seq <= ?", (seq,)).rowcount
+        self.meta_set("audit_anchor_seq", str(seq))
+        self.meta_set("audit_anchor_hash", h)
+        return n
+
     # -- meta, key ring, grants: used by the vault's admin operations -------------------------
 
     def meta_get(self, key: str) -> str | None:
@@ -397,7 +413,7 @@ class LocalTransaction:
         """Make ``key_id`` the active key; every other key becomes retired."""
         self.conn.execute("UPDATE keys SET status = 'retired' WHERE status = 'active'")
         self.conn.execute(
-            "INSERT INTO keys VALUES (?, 'active', ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO keys VALUES (?, 'active', ?, ?, ?, ?)",
             (key_id, datetime.now(UTC).isoformat(), check.ciphertext, check.nonce, check.salt),
         )
 
@@ -659,21 +675,6 @@ class LocalBackend:
     def audit_anchor(self) -> tuple[int, str]:
         """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
         return LocalTransaction(self.connection)._anchor()
-
-    def purge_audit_before(self, cutoff: datetime) -> int:
-        """Delete entries older than ``cutoff``; keep the chain verifiable via the anchor."""
-        with self.sync_transaction() as tx:
-            row = tx.conn.execute(
-                "SELECT seq, hash FROM audit WHERE ts < ? ORDER BY seq DESC LIMIT 1",
-                (cutoff.isoformat(),),
-            ).fetchone()
-            if row is None:
-                return 0
-            seq, h = row
-            n = tx.conn.execute("DELETE FROM audit WHERE seq <= ?", (seq,)).rowcount
-            tx.meta_set("audit_anchor_seq", str(seq))
-            tx.meta_set("audit_anchor_hash", h)
-            return n
 
     # -- integrity, backup, restore --------------------------------------------------------
 

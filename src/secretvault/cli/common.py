@@ -109,16 +109,26 @@ def read_value(from_file: Path | None, use_stdin: bool, prompt: str = "Value") -
     """The secret value from ``--from-file``, ``--stdin`` (or piped input), or a hidden prompt."""
     if from_file is not None:
         try:
-            data = from_file.read_text(encoding="utf-8")
+            raw = from_file.read_bytes()
         except OSError as exc:
             raise fail(f"cannot read {from_file}: {exc.strerror}", 2) from None
-        return data[:-1] if data.endswith("\n") else data
+        return _text(raw, str(from_file))
     if use_stdin or not sys.stdin.isatty():
-        data = sys.stdin.read()
-        return data[:-1] if data.endswith("\n") else data
+        return _text(sys.stdin.buffer.read(), "standard input")
     import typer
 
     return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+def _text(raw: bytes, where: str) -> str:
+    """Decode a value strictly as UTF-8 and drop one trailing newline (``echo`` adds one)."""
+    try:
+        data = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail(
+            f"the value from {where} is not UTF-8 text", 2, "store binary material base64-encoded"
+        ) from None
+    return data[:-1] if data.endswith("\n") else data
 
 
 def echo_json(data: Any) -> None:

@@ -273,7 +273,7 @@ def _restore_damaged(ctx: typer.Context, source: Path) -> str:
     import asyncio
 
     from secretvault.cli.common import guard
-    from secretvault.vault import restore_unopenable_vault
+    from secretvault.restore import restore_unopenable_vault
 
     opts = options(ctx)
     damaged = guard(
