@@ -159,6 +159,11 @@ def render_line(spec: sg.Spec, syntax: str, indent: str = "") -> str:
         "md_inline": f"{indent}Set `{upper(n)}={v}` before running the deploy script.",
         "java_field": f'{indent}private static final String {upper(n)} = "{v}";',
         "go_kv": f'{indent}\t{camel(n)[:1].upper()}{camel(n)[1:]}: "{v}",',
+        "py_getenv_default": f'{indent}{upper(n)} = os.getenv("{upper(n)}", "{v}")',
+        "py_setdefault": f'{indent}os.environ.setdefault("{upper(n)}", "{v}")',
+        "py_json_string": f'{indent}PAYLOAD = "{{\\"{n}\\": \\"{v}\\"}}"',
+        "url_query": f'{indent}EXPORT_URL = "https://api.acme.io/v1/export?{n}={v}&format=csv"',
+        "powershell": f'${camel(n)} = ConvertTo-SecureString "{v}" -AsPlainText -Force',
     }
     return table[syntax]
 
@@ -196,7 +201,8 @@ def render(spec: sg.Spec, syntax: str, indent: str = "") -> Rendered:
 
 # Syntaxes that fit inside a carrier of a given extension.
 EXT_SYNTAXES: dict[str, list[str]] = {
-    ".py": ["py_assign", "py_upper", "py_dict", "py_kwarg", "py_comment"],
+    ".py": ["py_assign", "py_upper", "py_dict", "py_kwarg", "py_comment"] * 2
+    + ["py_getenv_default", "py_setdefault", "py_json_string", "url_query"],
     ".json": ["json_kv"],
     ".yaml": ["yaml_kv", "yaml_quoted"],
     ".yml": ["yaml_kv", "yaml_quoted"],
@@ -211,15 +217,17 @@ EXT_SYNTAXES: dict[str, list[str]] = {
     ".txt": ["rst_literal", "prose"],
 }
 FENCE_INNER = ["shell_export", "env", "curl", "yaml_kv", "py_assign", "json_kv", "toml",
-               "java_field", "go_kv"]
+               "java_field", "go_kv", "powershell"]
 FENCE_LANG = {"shell_export": "bash", "env": "dotenv", "curl": "bash", "yaml_kv": "yaml",
               "py_assign": "python", "json_kv": "json", "toml": "toml", "java_field": "java",
-              "go_kv": "go"}
+              "go_kv": "go", "powershell": "powershell"}
+# Held-out single-line syntaxes: no PEM blocks, and URL-safe values only for url_query.
+SINGLE_ONLY = {"py_getenv_default", "py_setdefault", "py_json_string", "url_query", "powershell"}
 TOKEN_ONLY = {"curl", "prose", "py_comment", "js_comment"}
 NO_RAW = {"json_kv", "yaml_kv", "yaml_quoted", "toml", "ini", "xml", "xml_attr", "env",
           "shell_export", "dockerfile_env", "properties", "curl", "prose", "md_inline",
           "k8s_string_data", "compose_env", "tfvars", "npmrc", "py_comment", "js_comment",
-          "java_field", "go_kv"}
+          "java_field", "go_kv", *SINGLE_ONLY}
 
 
 def choose_syntax(rng: random.Random, specs: list[sg.Spec], options: list[str]) -> str | None:
@@ -238,6 +246,10 @@ def choose_syntax(rng: random.Random, specs: list[sg.Spec], options: list[str]) 
             continue
         if any(s.kind == "decoy_typed_field" for s in specs) and not syn.startswith("py"):
             continue
+        if syn in SINGLE_ONLY and any(s.block for s in specs):
+            continue
+        if syn == "url_query" and any(re.search(r"[\s;&#%/:?]", s.value) for s in specs):
+            continue
         ok.append(inner)
     return rng.choice(ok) if ok else None
 
@@ -252,6 +264,7 @@ def render_group(rng: random.Random, specs: list[sg.Spec], syntax: str,
     if wrapper:
         candidates = [s for s in FENCE_INNER
                       if not (any(sp.raw for sp in specs) and s in NO_RAW)
+                      and not (s in SINGLE_ONLY and any(sp.block for sp in specs))
                       and not (s == "curl" and not all(sp.token and not sp.block for sp in specs))]
         if any(sp.raw for sp in specs):
             candidates = ["py_assign"]

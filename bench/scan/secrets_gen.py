@@ -550,6 +550,22 @@ DECOYS.update({
         r.choice(["https://deploy@github.com/acme/" + rand(r, 8, string.ascii_lowercase)
                   + ".git", "git@github.com:acme/service.git",
                   "https://registry.acme.io/v2/" + rand(r, 6, string.ascii_lowercase)])),
+    "decoy_ci_secret_expr": lambda r: _decoy(
+        "decoy_ci_secret_expr", _pick(r, ["db_password", "api_token", "npm_token"]),
+        "${{ secrets." + r.choice(["DB_PASSWORD", "API_TOKEN", "NPM_TOKEN"]) + " }}"),
+    "decoy_bcrypt_hash": lambda r: _decoy(
+        "decoy_bcrypt_hash", "password_hash",
+        "$2b$12$" + rand(r, 53, ALNUM + "./")),
+    "decoy_image_digest": lambda r: _decoy(
+        "decoy_image_digest", "image",
+        "acme/" + rand(r, 6, string.ascii_lowercase) + "@sha256:" + rand(r, 64, HEX)),
+    "decoy_password_regex": lambda r: _decoy(
+        "decoy_password_regex", "password_pattern",
+        r.choice(["^(?=.*[A-Z])(?=.*[0-9])(?=.*[!@#%^&*]).{12,64}$",
+                  "^[A-Za-z0-9_-]{8,128}$"])),
+    "decoy_ansible_vault": lambda r: _decoy(
+        "decoy_ansible_vault", "db_password", "",
+        block=["$ANSIBLE_VAULT;1.1;AES256", *wrap(rand(r, 320, HEX), 80)]),
     "decoy_secret_reference": lambda r: _decoy(
         "decoy_secret_reference", _pick(r, ["db_password_ref", "secret_arn", "password_path"]),
         r.choice(["arn:aws:secretsmanager:eu-west-1:" + str(r.randint(10**11, 10**12 - 1))
