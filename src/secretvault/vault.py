@@ -7,7 +7,6 @@ raise the decided error, if any, *after* the commit so that denials are recorded
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -22,7 +21,7 @@ from typing import Any
 from secretvault.access.rbac import DEFAULT_ROLES, Grant, Policy
 from secretvault.audit.chain import AuditEvent, ChainReport, verify_chain
 from secretvault.backends.base import SecretFilter, StoredVersion
-from secretvault.backends.local import LocalBackend, LocalTransaction
+from secretvault.backends.local import LocalBackend, LocalTransaction, run_inline
 from secretvault.config import EnvSecretsSource, SecretsConfig, load_config
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
 from secretvault.crypto.keyring import KeyFiles, check_envelope, check_matches
@@ -315,7 +314,7 @@ class SecretVault:
         pending, self._pending_audit = self._pending_audit, []
         for entry in pending:
             # append_audit is a coroutine only for the Protocol; locally it completes at once.
-            _run_now(tx.append_audit(entry, self._audit_key))
+            run_inline(tx.append_audit(entry, self._audit_key))
         self._last_flush = time.monotonic()
 
     def _flush_audit(self, *, force: bool = False) -> None:
@@ -966,7 +965,7 @@ class SecretVault:
             return None
         try:
             ok = verifier(value, record)
-            if asyncio.iscoroutine(ok) or isinstance(ok, Awaitable):
+            if isinstance(ok, Awaitable):
                 ok = await ok
         except Exception as exc:
             return f"verification raised {type(exc).__name__}"
@@ -1039,6 +1038,8 @@ class SecretVault:
         from secretvault.scanning import scan_repository
 
         patterns = file_patterns if file_patterns is not None else self.config.scan_patterns
+        import asyncio
+
         return await asyncio.to_thread(scan_repository, repository_path, patterns, secret_types)
 
     # -- admin: RBAC grants, backup, restore, rekey ---------------------------------------------
@@ -1166,7 +1167,7 @@ class SecretVault:
             tx.meta_set("audit_key", _wrap_audit_key(new, self._audit_key))
             tx.add_key(new.key_id, check_envelope(new))
             reason = f"{old.key_id} -> {new.key_id}"
-            _run_now(self._audit(tx, "rekey", user, None, reason=reason))
+            run_inline(self._audit(tx, "rekey", user, None, reason=reason))
             tx._bump()
         backend.note_own_write()
 
@@ -1264,16 +1265,6 @@ def _owner_alive(owner: str | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _run_now(coro: Any) -> Any:
-    """Drive a coroutine that never suspends (local backend calls) from synchronous code."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise RuntimeError("coroutine suspended unexpectedly")
 
 
 def _wrap_audit_key(master: MasterKey, raw: bytes) -> str:

@@ -7,7 +7,6 @@ error's ``exit_code``; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import sys
@@ -34,16 +33,20 @@ class Options:
     vault_dir: Path | None = None
     user: str = field(default_factory=lambda: os.environ.get("SECRETVAULT_USER") or _login())
     debug: bool = False
+    _config: SecretsConfig | None = field(default=None, repr=False)
 
     def config(self) -> SecretsConfig:
-        """Settings through every layer, with ``--vault-dir`` overriding both paths."""
-        from secretvault.config import load_config
+        """Settings through every layer, with ``--vault-dir`` overriding both paths (loaded
+        once per invocation)."""
+        if self._config is None:
+            from secretvault.config import load_config
 
-        overrides: dict[str, Any] = {}
-        if self.vault_dir is not None:
-            overrides["storage_path"] = str(self.vault_dir / "vault.db")
-            overrides["master_key_path"] = str(self.vault_dir / "master.key")
-        return load_config(self.app, self.settings_dir, **overrides)
+            overrides: dict[str, Any] = {}
+            if self.vault_dir is not None:
+                overrides["storage_path"] = str(self.vault_dir / "vault.db")
+                overrides["master_key_path"] = str(self.vault_dir / "master.key")
+            self._config = load_config(self.app, self.settings_dir, **overrides)
+        return self._config
 
 
 def _login() -> str:
@@ -87,7 +90,20 @@ def run_with(
         finally:
             await vault.shutdown()
 
-    return guard(opts, lambda: asyncio.run(main()))
+    return guard(opts, lambda: _drive(opts, main()))
+
+
+def _drive(opts: Options, coro: Any) -> Any:
+    """Local vaults run their coroutines inline (no event loop to import); others use asyncio."""
+    from secretvault.models import BackendType
+
+    if opts.config().default_backend == BackendType.LOCAL:
+        from secretvault.backends.local import run_inline
+
+        return run_inline(coro)
+    import asyncio
+
+    return asyncio.run(coro)
 
 
 def guard(opts: Options, fn: Callable[[], T]) -> T:
