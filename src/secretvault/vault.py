@@ -282,13 +282,14 @@ class SecretVault:
         success: bool = True,
         reason: str | None = None,
         source_ip: str | None = None,
+        secret_id: str | None = None,
     ) -> None:
         if not self.config.access_log_enabled:
             return
         entry = AuditEvent(
             user=user,
             action=action,
-            secret_id=secret_id_for(name) if name else None,
+            secret_id=secret_id or (secret_id_for(name) if name else None),
             secret_name=name,
             source_ip=source_ip,
             success=success,
@@ -478,7 +479,7 @@ class SecretVault:
                     record = record.model_copy(
                         update={"metadata": record.metadata.model_copy(update={"version": wanted})}
                     )
-                await self._audit(tx, "read", user, name, source_ip=source_ip)
+                await self._audit(tx, "read", user, name, source_ip=source_ip, secret_id=record.id)
             except (SecretVaultError, AuthorizationError) as exc:
                 err = exc
                 await self._audit(tx, "read", user, name, False, _reason(exc), source_ip)

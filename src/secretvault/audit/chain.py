@@ -10,11 +10,13 @@ Retention keeps an *anchor* (seq and hash of the last purged entry) so the remai
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from secretvault.models import AccessLogEntry, utcnow
@@ -76,9 +78,21 @@ def canonical(entry: Chained) -> bytes:
     ).encode("utf-8")
 
 
+@lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC already keyed: copying it skips the key schedule on every entry (hot path)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def _mac(key: bytes, message: bytes) -> str:
+    mac = _keyed(key).copy()
+    mac.update(message)
+    return mac.hexdigest()
+
+
 def seal(key: bytes, prev_hash: str, entry: Chained) -> str:
     """The hash of ``entry`` chained to ``prev_hash``."""
-    return hmac.digest(key, prev_hash.encode() + b"|" + canonical(entry), "sha256").hex()
+    return _mac(key, prev_hash.encode() + b"|" + canonical(entry))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +108,7 @@ class ChainReport:
 def head_mac(key: bytes, seq: int, entry_hash: str) -> str:
     """MAC of the chain's head. Stored beside the chain, it makes truncation detectable: cutting
     the newest entries would need a head MAC for an older entry, which only the key can make."""
-    return hmac.digest(key, f"head|{seq}|{entry_hash}".encode(), "sha256").hex()
+    return _mac(key, f"head|{seq}|{entry_hash}".encode())
 
 
 def verify_chain(

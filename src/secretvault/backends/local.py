@@ -84,6 +84,10 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_TYPES = {t.value: t for t in SecretType}
+_STATUSES = {s.value: s for s in SecretStatus}
+
+
 def _record(row: sqlite3.Row | tuple[Any, ...], env: Envelope | None = None) -> SecretRecord:
     sid, name, stype, status, _current, meta, deleted_at, purge_after = row
     # Rows were validated on the way in; model_construct skips re-validating them on the hot
@@ -91,8 +95,8 @@ def _record(row: sqlite3.Row | tuple[Any, ...], env: Envelope | None = None) -> 
     return SecretRecord.model_construct(
         id=sid,
         name=name,
-        secret_type=SecretType(stype),
-        status=SecretStatus(status),
+        secret_type=_TYPES[stype],
+        status=_STATUSES[status],
         encrypted_value=env.ciphertext if env else b"",
         nonce=env.nonce if env else b"",
         salt=env.salt if env else b"",
@@ -461,7 +465,10 @@ class _TxContext:
 
     async def __aenter__(self) -> LocalTransaction:
         conn = self.backend.connection
-        self.backend.begin_immediate(conn)
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # the uncontended case, without the retry wrapper
+        except sqlite3.OperationalError:
+            self.backend.begin_immediate(conn)
         self.tx = LocalTransaction(conn)
         return self.tx
 
@@ -474,7 +481,10 @@ class _TxContext:
                 raise self.backend.storage_error(exc) from None
             return
         try:
-            self.backend.with_retry(lambda: conn.execute("COMMIT"))
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.OperationalError:
+                self.backend.with_retry(lambda: conn.execute("COMMIT"))
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
