@@ -1241,16 +1241,22 @@ def _rotation_key(secret_id: str, version: int) -> str:
     return f"rotation:{secret_id}:{version}"
 
 
+ROTATION_LEASE_SECONDS = 3600
+
+
 def _rotation_owner() -> str:
-    """Who is rotating: host and pid, so recovery can tell a live rotation from a crashed one."""
+    """Who is rotating, and since when: recovery tells a live rotation from a crashed one."""
     import os
     import socket
 
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
 
 
 def _owner_alive(owner: str | None) -> bool:
-    """True when the rotating process is on this host and still running."""
+    """True when the rotating process is on this host, still running, and within its lease.
+
+    The lease bounds the damage of a reused pid (or containers sharing a hostname): a rotation
+    whose verification has not finished within an hour is treated as crashed."""
     import os
     import socket
 
@@ -1258,6 +1264,9 @@ def _owner_alive(owner: str | None) -> bool:
         return False
     info = json.loads(owner)
     if info.get("host") != socket.gethostname():
+        return False
+    since = info.get("since")
+    if since is not None and time.time() - float(since) > ROTATION_LEASE_SECONDS:
         return False
     try:
         os.kill(int(info["pid"]), 0)

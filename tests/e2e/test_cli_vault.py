@@ -698,6 +698,15 @@ def test_purge_a_soft_deleted_secret(base_vault: Path, tmp_path: Path) -> None:
     assert not json.loads(cli("list", "--json").stdout)
 
 
+def test_a_revoked_secret_can_be_reinstated_by_an_admin(base_vault: Path, tmp_path: Path) -> None:
+    d = copy_vault(base_vault, tmp_path / "v")
+    cli = Cli(tmp_path, SECRETVAULT_DIR=str(d))
+    cli("revoke", "base-secret", "--reason", "leaked")
+    cli.fails("get", "base-secret", code=EXIT["state"], says="revoked")
+    cli("update", "base-secret", "--metadata-only", "--status", "active")
+    assert cli("get", "base-secret").stdout == "base-VALUE-42"
+
+
 def test_update_revives_an_expired_secret_as_the_hint_says(base_vault: Path, tmp_path: Path):
     d = copy_vault(base_vault, tmp_path / "v")
     cli = Cli(tmp_path, SECRETVAULT_DIR=str(d))

@@ -142,11 +142,17 @@ def cmd_update(
     rotation_days: int | None = typer.Option(None, "--rotation-days", min=1, max=365),
     expires_at: datetime | None = typer.Option(None, "--expires-at"),
     environment: str | None = typer.Option(None, "--environment"),
+    status: SecretStatus | None = typer.Option(
+        None,
+        "--status",
+        help="Set the status (admin), e.g. 'active' to reinstate a revoked secret.",
+    ),
 ) -> None:
     """Write a new version of a secret, and/or change its metadata."""
     user = options(ctx).user
     value = None if metadata_only else read_value(from_file, stdin, "New value")
     meta = dict(
+        status=status,
         description=description,
         tags=tag or None,
         service=service,

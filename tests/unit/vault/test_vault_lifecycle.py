@@ -830,6 +830,26 @@ async def test_live_rotation_left_alone_until_its_owner_dies(open_vault) -> None
     assert [h.version for h in await b.history("crash3")] == [1]
 
 
+async def test_rotation_past_its_lease_is_recovered_even_if_the_pid_lives(open_vault) -> None:
+    """A reused pid must not keep a crashed rotation alive forever: the lease runs out."""
+    import json
+    import os
+    import socket
+    import time
+
+    a = await open_vault()
+    old = distinctive("old")
+    await a.store_secret(SecretType.API_KEY, "lease", old)
+    stale = json.dumps(
+        {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time() - 7200}
+    )
+    await stage_pending_rotation(a, "lease", distinctive("pending"), owner=stale)
+    b = await open_vault()
+    value, rec = await b.get_secret("lease")
+    assert (value, rec.status) == (old, SecretStatus.ACTIVE)
+    assert "pending" not in [h.stage for h in await b.history("lease")]
+
+
 # -- cache ------------------------------------------------------------------------------------
 
 
