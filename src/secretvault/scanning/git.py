@@ -108,9 +108,24 @@ def _hunk_header(line: bytes) -> tuple[int, int, int]:
     return int(c), int(b) if b else 1, int(d) if d else 1
 
 
+# A diff has no file system to look for ``pyvenv.cfg`` in: a directory with a virtualenv's
+# name counts as one when the path continues into a virtualenv's own layout.
+_VENV_NAMES = frozenset({"venv", ".venv", "env", ".env", "virtualenv", ".virtualenv"})
+_VENV_LAYOUT = frozenset(
+    {"bin", "lib", "lib64", "include", "share", "Scripts", "Lib", "Include", "pyvenv.cfg"}
+)
+
+
+def _in_virtualenv(parts: list[str]) -> bool:
+    return any(
+        p in _VENV_NAMES and parts[i + 1] in _VENV_LAYOUT
+        for i, p in enumerate(parts[:-1])
+    )
+
+
 def _wanted(path: str, patterns: Sequence[str] | None, scanner: Scanner) -> bool:
     parts = path.split("/")
-    if any(p in SKIP_DIRS for p in parts[:-1]):
+    if any(p in SKIP_DIRS for p in parts[:-1]) or _in_virtualenv(parts):
         return False
     return matches_patterns(path, patterns) and not scanner.allowlist.path_allowed(path)
 

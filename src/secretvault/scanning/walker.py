@@ -3,6 +3,8 @@
 ``walk`` yields ``(absolute path, posix path relative to the root, size)``; it prunes
 ``.git``, vendored and virtualenv folders before descending and honours every
 ``.gitignore`` on the way down (pathspec's gitignore semantics, one spec per directory).
+A virtualenv is recognised by its ``pyvenv.cfg``, not by its name: a source directory
+called ``venv`` (the standard library's ``venv`` package) is scanned.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     "*.sh",
 )
 DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024
+VENV_MARKER = "pyvenv.cfg"  # every venv/virtualenv (>= 20) writes it at the environment root
 
 SKIP_DIRS = frozenset(
     {
@@ -34,8 +37,6 @@ SKIP_DIRS = frozenset(
         "bower_components",
         "vendor",
         "third_party",
-        ".venv",
-        "venv",
         "site-packages",
         "__pycache__",
         ".tox",
@@ -224,6 +225,8 @@ def _walk_dir(
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except OSError:
         return
+    if rel_dir and any(e.name == VENV_MARKER for e in entries):
+        return  # a virtualenv below the root (a root the user named is scanned)
     for entry in entries:
         rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
         try:
