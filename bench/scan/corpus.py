@@ -43,38 +43,86 @@ import secrets_gen as sg
 BENCH = Path(__file__).resolve().parent.parent
 WORK = BENCH / ".work"
 SIZES = {"small": 5 * 2**20, "50mb": 50 * 2**20, "300mb": 300 * 2**20}
-CARRIER_EXTS = {".py", ".json", ".md", ".rst", ".txt", ".js", ".sh", ".toml", ".ini",
-                ".cfg", ".xml", ".yaml", ".yml"}
-SKIP_PARTS = re.compile(r"(?i)(^|/)(tests?|testing|test_\w*|\w*_tests?|examples?|samples?|"
-                        r"fixtures?|__pycache__|idle_test|testdata)(/|$)")
-SKIP_NAMES = re.compile(r"(?i)(test|example|sample|fixture|mock|secret|password|token|"
-                        r"credential|\.min\.|lock)")
-EXTRA_ROOTS = ["/usr/lib/node_modules/npm", "/usr/lib/google-cloud-sdk/lib",
-               "/usr/lib/google-cloud-sdk/platform/gsutil", "/usr/share/doc/nodejs",
-               "/usr/share/cmake-3.25/Help", "/usr/lib/python3/dist-packages"]
+CARRIER_EXTS = {
+    ".py",
+    ".json",
+    ".md",
+    ".rst",
+    ".txt",
+    ".js",
+    ".sh",
+    ".toml",
+    ".ini",
+    ".cfg",
+    ".xml",
+    ".yaml",
+    ".yml",
+}
+SKIP_PARTS = re.compile(
+    r"(?i)(^|/)(tests?|testing|test_\w*|\w*_tests?|examples?|samples?|"
+    r"fixtures?|__pycache__|idle_test|testdata)(/|$)"
+)
+SKIP_NAMES = re.compile(
+    r"(?i)(test|example|sample|fixture|mock|secret|password|token|"
+    r"credential|\.min\.|lock)"
+)
+EXTRA_ROOTS = [
+    "/usr/lib/node_modules/npm",
+    "/usr/lib/google-cloud-sdk/lib",
+    "/usr/lib/google-cloud-sdk/platform/gsutil",
+    "/usr/share/doc/nodejs",
+    "/usr/share/cmake-3.25/Help",
+    "/usr/lib/python3/dist-packages",
+]
 # Share of carrier files drawn from each extension group (empty groups are skipped), so the
 # corpus is not all Python: real repositories mix code, config and docs.
-GROUP_WEIGHTS = {"py": 0.40, "json": 0.12, "doc": 0.15, "js": 0.13, "yaml": 0.10,
-                 "xml": 0.04, "conf": 0.06}
-EXT_GROUP = {".py": "py", ".json": "json", ".md": "doc", ".rst": "doc", ".txt": "doc",
-             ".js": "js", ".yaml": "yaml", ".yml": "yaml", ".xml": "xml", ".sh": "conf",
-             ".toml": "conf", ".ini": "conf", ".cfg": "conf"}
+GROUP_WEIGHTS = {
+    "py": 0.40,
+    "json": 0.12,
+    "doc": 0.15,
+    "js": 0.13,
+    "yaml": 0.10,
+    "xml": 0.04,
+    "conf": 0.06,
+}
+EXT_GROUP = {
+    ".py": "py",
+    ".json": "json",
+    ".md": "doc",
+    ".rst": "doc",
+    ".txt": "doc",
+    ".js": "js",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".xml": "xml",
+    ".sh": "conf",
+    ".toml": "conf",
+    ".ini": "conf",
+    ".cfg": "conf",
+}
 # Path segments that several scanners skip by default (vendored code) are renamed, so the
 # benchmark measures detection rather than each tool's path policy.
-VENDOR_RENAMES = {"node_modules/": "js_modules/", "third_party/": "extern/",
-                  "_vendor/": "_bundled/", "vendor/": "bundled/", "/docs/": "/guide/",
-                  "dist-info/": "meta/"}
+VENDOR_RENAMES = {
+    "node_modules/": "js_modules/",
+    "third_party/": "extern/",
+    "_vendor/": "_bundled/",
+    "vendor/": "bundled/",
+    "/docs/": "/guide/",
+    "dist-info/": "meta/",
+}
 SECRET_RATE = 0.30  # share of carriers that get secrets
 DECOY_RATE = 0.30  # share of carriers that get decoys
 CONFIG_SHARE = 0.10  # share of files that are generated config files
 
 # A screen on top of the peer vetting: carriers that look like they hold key material.
 SCREEN = re.compile(
-    "|".join([
-        sg.PEM_DASH + "BEGIN [A-Z ]*PRIVATE",
-        sg.P_AKIA + "[0-9A-Z]{16}",
-        "PuTTY-User-Key-File",
-    ])
+    "|".join(
+        [
+            sg.PEM_DASH + "BEGIN [A-Z ]*PRIVATE",
+            sg.P_AKIA + "[0-9A-Z]{16}",
+            "PuTTY-User-Key-File",
+        ]
+    )
 )
 
 
@@ -136,7 +184,8 @@ def render_line(spec: sg.Spec, syntax: str, indent: str = "") -> str:
         "py_kwarg": f'{indent}client = Client(endpoint=ENDPOINT, {n}="{v}")',
         "py_comment": f"{indent}# {n}: {v}",
         "json_kv": f'{indent}"{n}": "{v}",',
-        "yaml_kv": f"{indent}{n}: {v}" if v and not v.startswith(("{", "%", "<", "[", "*"))
+        "yaml_kv": f"{indent}{n}: {v}"
+        if v and not v.startswith(("{", "%", "<", "[", "*"))
         else f'{indent}{n}: "{v}"',
         "yaml_quoted": f'{indent}{n}: "{v}"',
         "env": f"{upper(n)}={v}",
@@ -187,8 +236,13 @@ def render(spec: sg.Spec, syntax: str, indent: str = "") -> Rendered:
     if syntax in ("env", "shell_export", "dockerfile_env", "compose_env", "properties"):
         joined = "\\n".join(block)
         key = upper(n) if syntax != "properties" else dotted(n)
-        pre = {"env": "", "shell_export": "export ", "dockerfile_env": "ENV ",
-               "compose_env": "      - ", "properties": ""}[syntax]
+        pre = {
+            "env": "",
+            "shell_export": "export ",
+            "dockerfile_env": "ENV ",
+            "compose_env": "      - ",
+            "properties": "",
+        }[syntax]
         quote = '"' if syntax in ("env", "shell_export") else ""
         return [f"{pre}{key}={quote}{joined}{quote}"], 0, 0
     if syntax in ("js_const", "js_object", "js_comment"):
@@ -216,18 +270,58 @@ EXT_SYNTAXES: dict[str, list[str]] = {
     ".rst": ["rst_literal", "prose"],
     ".txt": ["rst_literal", "prose"],
 }
-FENCE_INNER = ["shell_export", "env", "curl", "yaml_kv", "py_assign", "json_kv", "toml",
-               "java_field", "go_kv", "powershell"]
-FENCE_LANG = {"shell_export": "bash", "env": "dotenv", "curl": "bash", "yaml_kv": "yaml",
-              "py_assign": "python", "json_kv": "json", "toml": "toml", "java_field": "java",
-              "go_kv": "go", "powershell": "powershell"}
+FENCE_INNER = [
+    "shell_export",
+    "env",
+    "curl",
+    "yaml_kv",
+    "py_assign",
+    "json_kv",
+    "toml",
+    "java_field",
+    "go_kv",
+    "powershell",
+]
+FENCE_LANG = {
+    "shell_export": "bash",
+    "env": "dotenv",
+    "curl": "bash",
+    "yaml_kv": "yaml",
+    "py_assign": "python",
+    "json_kv": "json",
+    "toml": "toml",
+    "java_field": "java",
+    "go_kv": "go",
+    "powershell": "powershell",
+}
 # Held-out single-line syntaxes: no PEM blocks, and URL-safe values only for url_query.
 SINGLE_ONLY = {"py_getenv_default", "py_setdefault", "py_json_string", "url_query", "powershell"}
 TOKEN_ONLY = {"curl", "prose", "py_comment", "js_comment"}
-NO_RAW = {"json_kv", "yaml_kv", "yaml_quoted", "toml", "ini", "xml", "xml_attr", "env",
-          "shell_export", "dockerfile_env", "properties", "curl", "prose", "md_inline",
-          "k8s_string_data", "compose_env", "tfvars", "npmrc", "py_comment", "js_comment",
-          "java_field", "go_kv", *SINGLE_ONLY}
+NO_RAW = {
+    "json_kv",
+    "yaml_kv",
+    "yaml_quoted",
+    "toml",
+    "ini",
+    "xml",
+    "xml_attr",
+    "env",
+    "shell_export",
+    "dockerfile_env",
+    "properties",
+    "curl",
+    "prose",
+    "md_inline",
+    "k8s_string_data",
+    "compose_env",
+    "tfvars",
+    "npmrc",
+    "py_comment",
+    "js_comment",
+    "java_field",
+    "go_kv",
+    *SINGLE_ONLY,
+}
 
 
 def choose_syntax(rng: random.Random, specs: list[sg.Spec], options: list[str]) -> str | None:
@@ -254,18 +348,22 @@ def choose_syntax(rng: random.Random, specs: list[sg.Spec], options: list[str]) 
     return rng.choice(ok) if ok else None
 
 
-def render_group(rng: random.Random, specs: list[sg.Spec], syntax: str,
-                 indent: str = "") -> tuple[list[str], list[tuple[sg.Spec, int, int, str]]]:
+def render_group(
+    rng: random.Random, specs: list[sg.Spec], syntax: str, indent: str = ""
+) -> tuple[list[str], list[tuple[sg.Spec, int, int, str]]]:
     """Render a group (e.g. an AWS key pair) into lines plus (spec, first, last, syntax)."""
     out: list[str] = []
     marks: list[tuple[sg.Spec, int, int, str]] = []
     wrapper = syntax in ("md_fence", "rst_literal")
     inner_syntax = syntax
     if wrapper:
-        candidates = [s for s in FENCE_INNER
-                      if not (any(sp.raw for sp in specs) and s in NO_RAW)
-                      and not (s in SINGLE_ONLY and any(sp.block for sp in specs))
-                      and not (s == "curl" and not all(sp.token and not sp.block for sp in specs))]
+        candidates = [
+            s
+            for s in FENCE_INNER
+            if not (any(sp.raw for sp in specs) and s in NO_RAW)
+            and not (s in SINGLE_ONLY and any(sp.block for sp in specs))
+            and not (s == "curl" and not all(sp.token and not sp.block for sp in specs))
+        ]
         if any(sp.raw for sp in specs):
             candidates = ["py_assign"]
         inner_syntax = rng.choice(candidates)
@@ -278,8 +376,14 @@ def render_group(rng: random.Random, specs: list[sg.Spec], syntax: str,
         lines, first, last = render(spec, inner_syntax, pad)
         if syntax == "rst_literal":
             lines = [ln if ln.startswith(pad) or not ln else pad + ln for ln in lines]
-        marks.append((spec, len(out) + first, len(out) + last, syntax if not wrapper
-                      else f"{syntax}:{inner_syntax}"))
+        marks.append(
+            (
+                spec,
+                len(out) + first,
+                len(out) + last,
+                syntax if not wrapper else f"{syntax}:{inner_syntax}",
+            )
+        )
         out.extend(lines)
     if syntax == "md_fence":
         out.append("```")
@@ -362,12 +466,26 @@ def read_text(path: Path) -> str | None:
 
 # --------------------------------------------------------------------------- config files
 
-CONFIG_KINDS = ["env", "dockerfile", "k8s", "properties", "compose", "tfvars", "npmrc",
-                "settings_yaml", "keyfile", "ppk", "asc", "gcp_json", "aws_credentials"]
+CONFIG_KINDS = [
+    "env",
+    "dockerfile",
+    "k8s",
+    "properties",
+    "compose",
+    "tfvars",
+    "npmrc",
+    "settings_yaml",
+    "keyfile",
+    "ppk",
+    "asc",
+    "gcp_json",
+    "aws_credentials",
+]
 
 
-def config_file(rng: random.Random, idx: int, secret_kinds: list[str],
-                decoy_kinds: list[str]) -> tuple[str, list[str], list[Label]]:
+def config_file(
+    rng: random.Random, idx: int, secret_kinds: list[str], decoy_kinds: list[str]
+) -> tuple[str, list[str], list[Label]]:
     """A small generated config file with one or two secrets and/or decoys."""
     cfg = rng.choice(CONFIG_KINDS)
     app = rng.choice(["billing", "orders", "gateway", "search", "auth", "reports", "ingest"])
@@ -396,9 +514,13 @@ def config_file(rng: random.Random, idx: int, secret_kinds: list[str],
                 yield specs
                 break
 
-    filler = [f"LOG_LEVEL={rng.choice(['info', 'debug', 'warning'])}",
-              f"PORT={rng.randint(3000, 9000)}", f"SERVICE_NAME={app}",
-              "FEATURE_FLAGS=metrics,tracing", f"WORKERS={rng.randint(1, 8)}"]
+    filler = [
+        f"LOG_LEVEL={rng.choice(['info', 'debug', 'warning'])}",
+        f"PORT={rng.randint(3000, 9000)}",
+        f"SERVICE_NAME={app}",
+        "FEATURE_FLAGS=metrics,tracing",
+        f"WORKERS={rng.randint(1, 8)}",
+    ]
     if cfg == "env":
         path = f"{d}/.env" if rng.random() < 0.5 else f"{d}/.env.production"
         lines += ["# generated by deploy tooling", *filler[:3]]
@@ -407,28 +529,48 @@ def config_file(rng: random.Random, idx: int, secret_kinds: list[str],
         lines += filler[3:]
     elif cfg == "dockerfile":
         path = f"{d}/Dockerfile"
-        lines += ["FROM python:3.11-slim", "WORKDIR /app", "COPY requirements.txt .",
-                  "RUN pip install --no-cache-dir -r requirements.txt"]
+        lines += [
+            "FROM python:3.11-slim",
+            "WORKDIR /app",
+            "COPY requirements.txt .",
+            "RUN pip install --no-cache-dir -r requirements.txt",
+        ]
         for g in groups(rng.randint(1, 2)):
             add(g, "dockerfile_env")
         lines += ["COPY . .", 'CMD ["gunicorn", "app:create_app()", "-b", "0.0.0.0:8000"]']
     elif cfg == "k8s":
         path = f"{d}/k8s/secret.yaml"
-        lines += ["apiVersion: v1", "kind: Secret", "metadata:", f"  name: {app}-secrets",
-                  "  namespace: prod", "type: Opaque", "stringData:"]
+        lines += [
+            "apiVersion: v1",
+            "kind: Secret",
+            "metadata:",
+            f"  name: {app}-secrets",
+            "  namespace: prod",
+            "type: Opaque",
+            "stringData:",
+        ]
         for g in groups(rng.randint(1, 3), single_line=False):
             add(g, "k8s_string_data")
     elif cfg == "properties":
         path = f"{d}/src/main/resources/application.properties"
-        lines += [f"spring.application.name={app}", "server.port=8080",
-                  "spring.jpa.hibernate.ddl-auto=validate"]
+        lines += [
+            f"spring.application.name={app}",
+            "server.port=8080",
+            "spring.jpa.hibernate.ddl-auto=validate",
+        ]
         for g in groups(rng.randint(1, 3)):
             add(g, "properties")
         lines += ["management.endpoints.web.exposure.include=health,info"]
     elif cfg == "compose":
         path = f"{d}/docker-compose.yml"
-        lines += ["services:", f"  {app}:", f"    image: acme/{app}:1.4.2", "    ports:",
-                  '      - "8000:8000"', "    environment:"]
+        lines += [
+            "services:",
+            f"  {app}:",
+            f"    image: acme/{app}:1.4.2",
+            "    ports:",
+            '      - "8000:8000"',
+            "    environment:",
+        ]
         for g in groups(rng.randint(1, 3)):
             add(g, "compose_env")
         lines += ["    restart: unless-stopped"]
@@ -440,8 +582,12 @@ def config_file(rng: random.Random, idx: int, secret_kinds: list[str],
     elif cfg == "npmrc":
         path = f"{d}/.npmrc"
         lines += ["registry=https://registry.npmjs.org/", "save-exact=true"]
-        add(sg.make(rng, "npm_token") if rng.random() < 0.8 else
-            [sg.Spec("decoy_env_reference", False, "npm_token", "${NPM_TOKEN}")], "npmrc")
+        add(
+            sg.make(rng, "npm_token")
+            if rng.random() < 0.8
+            else [sg.Spec("decoy_env_reference", False, "npm_token", "${NPM_TOKEN}")],
+            "npmrc",
+        )
     elif cfg == "settings_yaml":
         path = f"{d}/config/settings.yaml"
         lines += [f"app: {app}", "debug: false", "database:", "  pool_size: 10"]
@@ -451,18 +597,26 @@ def config_file(rng: random.Random, idx: int, secret_kinds: list[str],
     elif cfg == "aws_credentials":
         path = f"{d}/.aws/credentials"
         lines += ["[default]"]
-        add(sg.make(rng, "aws_access_key_pair" if rng.random() < 0.8
-                    else "decoy_aws_doc_example"), "ini")
+        add(
+            sg.make(rng, "aws_access_key_pair" if rng.random() < 0.8 else "decoy_aws_doc_example"),
+            "ini",
+        )
         lines += ["region = eu-west-1"]
     else:  # whole-file key material
         pem_kinds = sorted(k for k in sg.SECRETS if k.startswith("private_"))
         pem_kinds += ["decoy_certificate", "decoy_public_key_pem"]
-        kind = {"keyfile": rng.choice(pem_kinds),
-                "ppk": "putty_private_key", "asc": "pgp_private_key",
-                "gcp_json": "gcp_service_account"}[cfg]
-        ext = {"keyfile": rng.choice(["id_key", "server.key", "key.pem", "tls.pem"]),
-               "ppk": "deploy.ppk", "asc": "signing-key.asc",
-               "gcp_json": "gcp-credentials.json"}[cfg]
+        kind = {
+            "keyfile": rng.choice(pem_kinds),
+            "ppk": "putty_private_key",
+            "asc": "pgp_private_key",
+            "gcp_json": "gcp_service_account",
+        }[cfg]
+        ext = {
+            "keyfile": rng.choice(["id_key", "server.key", "key.pem", "tls.pem"]),
+            "ppk": "deploy.ppk",
+            "asc": "signing-key.asc",
+            "gcp_json": "gcp-credentials.json",
+        }[cfg]
         path = f"{d}/{ext}"
         add(sg.make(rng, kind), "raw")
     for lab in labels:
@@ -491,13 +645,15 @@ def insertion_points(lines: list[str], ext: str) -> list[tuple[int, str]]:
                     pass
                 pts.append((i, ""))
         if ext in (".toml", ".ini", ".cfg"):
-            pts = [(i, "") for i in range(1, n + 1)
-                   if i == n or (lines[i].strip() == "" and i > 0)]
+            pts = [(i, "") for i in range(1, n + 1) if i == n or (lines[i].strip() == "" and i > 0)]
         return pts or [(n, "")]
     if ext == ".xml":
         for i in range(1, n):
-            if lines[i - 1].rstrip().endswith(">") and lines[i].lstrip().startswith("<") \
-                    and not lines[i].lstrip().startswith(("</", "<?", "<!")):
+            if (
+                lines[i - 1].rstrip().endswith(">")
+                and lines[i].lstrip().startswith("<")
+                and not lines[i].lstrip().startswith(("</", "<?", "<!"))
+            ):
                 ind = len(lines[i]) - len(lines[i].lstrip())
                 pts.append((i, lines[i][:ind]))
         return pts
@@ -516,8 +672,9 @@ def insertion_points(lines: list[str], ext: str) -> list[tuple[int, str]]:
     return pts or [(n, "")]
 
 
-def inject(rng: random.Random, rel: str, text: str, secret_kinds: list[str],
-           decoy_kinds: list[str]) -> tuple[str, list[Label]]:
+def inject(
+    rng: random.Random, rel: str, text: str, secret_kinds: list[str], decoy_kinds: list[str]
+) -> tuple[str, list[Label]]:
     """Inject 0..3 secret/decoy groups into a carrier's text; return new text and labels."""
     ext = os.path.splitext(rel)[1]
     lines = text.split("\n")
@@ -554,7 +711,8 @@ def inject(rng: random.Random, rel: str, text: str, secret_kinds: list[str],
         cursor = idx
         block, marks = render_group(rng, specs, syn, indent)
         if ext in (".py", ".md", ".rst", ".txt", ".sh", ".js") and not syn.startswith(
-                ("md_", "rst_")):
+            ("md_", "rst_")
+        ):
             block = [*block, ""]
         base = len(out)
         out.extend(block)
@@ -671,8 +829,12 @@ def generate(size: str, seed: int = 1337, do_vet: bool = True) -> Path:
         for lab in labels:
             fh.write(json.dumps(asdict(lab)) + "\n")
     manifest = {
-        "size": size, "seed": seed, "files": n_files, "config_files": n_config,
-        "bytes": written, "carriers_flagged_by_vetting": len(flagged & set(rels)),
+        "size": size,
+        "seed": seed,
+        "files": n_files,
+        "config_files": n_config,
+        "bytes": written,
+        "carriers_flagged_by_vetting": len(flagged & set(rels)),
         "vetted": do_vet,
         "secrets": sum(1 for lab in labels if lab.is_secret),
         "decoys": sum(1 for lab in labels if not lab.is_secret),
@@ -680,8 +842,9 @@ def generate(size: str, seed: int = 1337, do_vet: bool = True) -> Path:
         "decoy_kinds": sorted({lab.kind for lab in labels if not lab.is_secret}),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    print(json.dumps({k: v for k, v in manifest.items() if not k.endswith("_kinds")}),
-          file=sys.stderr)
+    print(
+        json.dumps({k: v for k, v in manifest.items() if not k.endswith("_kinds")}), file=sys.stderr
+    )
     return out_dir
 
 

@@ -54,8 +54,13 @@ def machine() -> dict[str, Any]:
                 mem = int(line.split()[1]) // 1024
     except OSError:
         pass
-    return {"cpu": model, "cores": len(os.sched_getaffinity(0)), "ram_mib": mem,
-            "os": platform.platform(), "python": platform.python_version()}
+    return {
+        "cpu": model,
+        "cores": len(os.sched_getaffinity(0)),
+        "ram_mib": mem,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def corpus_dir(size: str, regenerate: bool, seed: int) -> Path:
@@ -94,8 +99,14 @@ def scanner_ready() -> tuple[bool, str]:
     return True, ""
 
 
-def bench_tools(chosen: list[tools.Tool], tree: Path, nbytes: int, repeat: int,
-                slow_repeat: int, labels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def bench_tools(
+    chosen: list[tools.Tool],
+    tree: Path,
+    nbytes: int,
+    repeat: int,
+    slow_repeat: int,
+    labels: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Whole-process timings, interleaved round-robin (tool A, B, C, then again) so that
     background load hits every tool alike; best wall time is kept; the last run is scored."""
     runs: dict[str, list[tools.RunResult]] = {t.name: [] for t in chosen}
@@ -107,34 +118,49 @@ def bench_tools(chosen: list[tools.Tool], tree: Path, nbytes: int, repeat: int,
             loads[tool.name].append(os.getloadavg()[0])
             res = tool.run(tree, WORK / "reports" / tree.parent.name, timeout=7200)
             runs[tool.name].append(res)
-            print(f"  {tool.name} run {rnd + 1}: {res.seconds:.2f}s cpu={res.cpu_seconds:.2f}s "
-                  f"rc={res.returncode} ok={res.ok} findings={len(res.findings)}",
-                  file=sys.stderr)
+            print(
+                f"  {tool.name} run {rnd + 1}: {res.seconds:.2f}s cpu={res.cpu_seconds:.2f}s "
+                f"rc={res.returncode} ok={res.ok} findings={len(res.findings)}",
+                file=sys.stderr,
+            )
     rows = []
     for tool in chosen:
         rs = [r for r in runs[tool.name] if r.ok]
         failed = len(runs[tool.name]) - len(rs)
         if not rs:
-            rows.append({"tool": tool.name, "failed": True,
-                         "stderr_tail": runs[tool.name][-1].stderr[-600:]})
+            rows.append(
+                {
+                    "tool": tool.name,
+                    "failed": True,
+                    "stderr_tail": runs[tool.name][-1].stderr[-600:],
+                }
+            )
             continue
         best = min(rs, key=lambda r: r.seconds)
         last = rs[-1]
         sc = score.score(last.findings, labels, tree, rules=last.rules)
-        rows.append({
-            "tool": tool.name, "version": tool.version, "package": tool.package,
-            "note": tool.note, "seconds": round(best.seconds, 3),
-            "all_seconds": [round(r.seconds, 3) for r in rs],
-            "cpu_seconds": round(best.cpu_seconds, 3),
-            "load_avg_1m_before_runs": [round(x, 2) for x in loads[tool.name]],
-            "mb_per_s": round(nbytes / 2**20 / best.seconds, 2),
-            "mb_per_cpu_s": round(nbytes / 2**20 / best.cpu_seconds, 2)
-            if best.cpu_seconds else None,
-            "failed_runs": failed, "returncode": last.returncode,
-            "raw_findings": last.raw_count,
-            "distinct_findings": len(last.findings),
-            "stderr_tail": last.stderr[-400:] if last.returncode not in (0, 1, 200) else "",
-            **sc})
+        rows.append(
+            {
+                "tool": tool.name,
+                "version": tool.version,
+                "package": tool.package,
+                "note": tool.note,
+                "seconds": round(best.seconds, 3),
+                "all_seconds": [round(r.seconds, 3) for r in rs],
+                "cpu_seconds": round(best.cpu_seconds, 3),
+                "load_avg_1m_before_runs": [round(x, 2) for x in loads[tool.name]],
+                "mb_per_s": round(nbytes / 2**20 / best.seconds, 2),
+                "mb_per_cpu_s": round(nbytes / 2**20 / best.cpu_seconds, 2)
+                if best.cpu_seconds
+                else None,
+                "failed_runs": failed,
+                "returncode": last.returncode,
+                "raw_findings": last.raw_count,
+                "distinct_findings": len(last.findings),
+                "stderr_tail": last.stderr[-400:] if last.returncode not in (0, 1, 200) else "",
+                **sc,
+            }
+        )
     return rows
 
 
@@ -152,8 +178,15 @@ def staged_bench(runs: int = 10) -> dict[str, Any]:
         dst = repo / p.relative_to(src)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(p, dst)
-    git = ["git", "-c", "user.email=bench@example.invalid", "-c", "user.name=bench",
-           "-c", "commit.gpgsign=false"]
+    git = [
+        "git",
+        "-c",
+        "user.email=bench@example.invalid",
+        "-c",
+        "user.name=bench",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "base"], cwd=repo, check=True)
@@ -164,14 +197,29 @@ def staged_bench(runs: int = 10) -> dict[str, Any]:
         with dst.open("a") as fh:
             fh.write(f"\n\ndef added_{i}(x: int) -> int:\n    return x * {i + 2}\n")
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    diff = subprocess.run(["git", "diff", "--cached", "--shortstat"], cwd=repo,
-                          capture_output=True, text=True, check=True).stdout.strip()
+    diff = subprocess.run(
+        ["git", "diff", "--cached", "--shortstat"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     out: dict[str, Any] = {"repo_files": len(files), "staged": diff, "runs": runs}
     sv = str(tools.TOOLS["secretvault"].binary)
-    cmds = {"secretvault": [sv, "scan", "--staged"],
-            "secretvault_help_startup_only": [sv, "--help"],
-            "gitleaks": [str(tools.TOOLS["gitleaks"].binary), "git", "--pre-commit",
-                         "--staged", "--no-banner", "--exit-code", "0", "."]}
+    cmds = {
+        "secretvault": [sv, "scan", "--staged"],
+        "secretvault_help_startup_only": [sv, "--help"],
+        "gitleaks": [
+            str(tools.TOOLS["gitleaks"].binary),
+            "git",
+            "--pre-commit",
+            "--staged",
+            "--no-banner",
+            "--exit-code",
+            "0",
+            ".",
+        ],
+    }
     for name, argv in cmds.items():
         if not Path(argv[0]).exists():
             continue
@@ -182,23 +230,34 @@ def staged_bench(runs: int = 10) -> dict[str, Any]:
             proc = subprocess.run(argv, cwd=repo, capture_output=True, text=True, check=False)
             times.append(time.perf_counter() - t0)
             rc = proc.returncode
-        out[name] = {"p50_ms": round(statistics.median(times) * 1000, 1),
-                     "min_ms": round(min(times) * 1000, 1), "returncode": rc,
-                     "stderr_tail": proc.stderr[-300:] if rc not in (0, 1) else ""}
+        out[name] = {
+            "p50_ms": round(statistics.median(times) * 1000, 1),
+            "min_ms": round(min(times) * 1000, 1),
+            "returncode": rc,
+            "stderr_tail": proc.stderr[-300:] if rc not in (0, 1) else "",
+        }
         print(f"  staged {name}: p50 {out[name]['p50_ms']} ms rc={rc}", file=sys.stderr)
     return out
 
 
 def table(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> str:
     """Markdown table for one corpus size."""
-    peers = [r for r in rows if r["tool"] != "secretvault" and r.get("mb_per_s")
-             and r.get("distinct_findings")]
+    peers = [
+        r
+        for r in rows
+        if r["tool"] != "secretvault" and r.get("mb_per_s") and r.get("distinct_findings")
+    ]
     fastest = max(peers, key=lambda r: r["mb_per_s"]) if peers else None
-    head = (f"Corpus `{manifest['size']}`: {manifest['files']} files, "
-            f"{manifest['bytes'] / 2**20:.1f} MiB, {manifest['secrets']} secrets "
-            f"({len(manifest['secret_kinds'])} kinds), {manifest['decoys']} decoys.\n\n")
-    lines = ["| tool | precision | recall | F1 | TP | FP | FN | wall s | MB/s | × fastest peer "
-             "| MB/CPU-s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    head = (
+        f"Corpus `{manifest['size']}`: {manifest['files']} files, "
+        f"{manifest['bytes'] / 2**20:.1f} MiB, {manifest['secrets']} secrets "
+        f"({len(manifest['secret_kinds'])} kinds), {manifest['decoys']} decoys.\n\n"
+    )
+    lines = [
+        "| tool | precision | recall | F1 | TP | FP | FN | wall s | MB/s | × fastest peer "
+        "| MB/CPU-s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         if r.get("pending") or r.get("failed"):
             state = "pending" if r.get("pending") else "failed (crashed on every run)"
@@ -208,7 +267,8 @@ def table(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> str:
         lines.append(
             f"| {r['tool']} {r['version']} | {r['precision']:.3f} | {r['recall']:.3f} | "
             f"{r['f1']:.3f} | {r['tp']} | {r['fp']} | {r['fn']} | {r['seconds']:.2f} | "
-            f"{r['mb_per_s']:.2f} | {ratio} | {r['mb_per_cpu_s']} |")
+            f"{r['mb_per_s']:.2f} | {ratio} | {r['mb_per_cpu_s']} |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
@@ -217,9 +277,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="secret-scanner benchmark")
     ap.add_argument("--install", action="store_true", help="pip-install peers into bench/.peers")
     ap.add_argument("--sizes", default="small,50mb", help="comma list of small,50mb,300mb")
-    ap.add_argument("--slow-sizes", default="small",
-                    help="sizes on which the slow tools (trufflehog3, detect-secrets, "
-                         "credsweeper) also run")
+    ap.add_argument(
+        "--slow-sizes",
+        default="small",
+        help="sizes on which the slow tools (trufflehog3, detect-secrets, credsweeper) also run",
+    )
     ap.add_argument("--tools", default=",".join(tools.TOOLS), help="comma list")
     ap.add_argument("--repeat", type=int, default=5, help="runs per fast tool (best is kept)")
     ap.add_argument("--large-repeat", type=int, default=3, help="runs per tool on 300mb")
@@ -239,16 +301,29 @@ def main(argv: list[str] | None = None) -> None:
     if not ready:
         print(f"secretvault scan not runnable yet: {why}", file=sys.stderr)
     started = datetime.now(UTC)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tools.REPO,
-                          capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src/secretvault"],
-                           cwd=tools.REPO, capture_output=True, text=True,
-                           check=False).stdout.splitlines()
-    results: dict[str, Any] = {"date": started.isoformat(timespec="seconds"),
-                               "secretvault_commit": head,
-                               "secretvault_uncommitted_src_files": len(dirty),
-                               "machine": machine(), "corpora": {}, "secretvault_ready": ready,
-                               "secretvault_not_ready_reason": why}
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=tools.REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "src/secretvault"],
+        cwd=tools.REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.splitlines()
+    results: dict[str, Any] = {
+        "date": started.isoformat(timespec="seconds"),
+        "secretvault_commit": head,
+        "secretvault_uncommitted_src_files": len(dirty),
+        "machine": machine(),
+        "corpora": {},
+        "secretvault_ready": ready,
+        "secretvault_not_ready_reason": why,
+    }
     out_md = []
     for size in [s for s in args.sizes.split(",") if s]:
         cdir = corpus_dir(size, args.regenerate, args.seed)

@@ -42,6 +42,7 @@ def load_labels(corpus: Path) -> list[dict[str, Any]]:
 
 def redact(text: str) -> str:
     """Mask the middle of every long token so reports carry no usable value."""
+
     def mask(m: re.Match[str]) -> str:
         s = m.group(0)
         plain = s.replace("_", "").replace("-", "").replace(".", "").isalpha()
@@ -62,8 +63,13 @@ def _line(tree: Path, rel: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def score(findings: set[Finding], labels: list[dict[str, Any]], tree: Path,
-          examples: int = 5, rules: dict[Finding, list[str]] | None = None) -> dict[str, Any]:
+def score(
+    findings: set[Finding],
+    labels: list[dict[str, Any]],
+    tree: Path,
+    examples: int = 5,
+    rules: dict[Finding, list[str]] | None = None,
+) -> dict[str, Any]:
     """Precision / recall / F1 plus per-kind recall and FP classes for one tool's findings."""
     by_file: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     decoy_at: dict[Finding, str] = {}
@@ -89,10 +95,15 @@ def score(findings: set[Finding], labels: list[dict[str, Any]], tree: Path,
             continue
         cls = decoy_at.get(f)
         if cls is None:
-            near = any(abs(ln - lab["line"]) <= 1 or abs(ln - lab["end_line"]) <= 1
-                       for _, lab in by_file.get(fn, []))
-            cls = "adjacent_to_secret" if near else (
-                "generated_config" if fn.startswith("deploy/") else "carrier")
+            near = any(
+                abs(ln - lab["line"]) <= 1 or abs(ln - lab["end_line"]) <= 1
+                for _, lab in by_file.get(fn, [])
+            )
+            cls = (
+                "adjacent_to_secret"
+                if near
+                else ("generated_config" if fn.startswith("deploy/") else "carrier")
+            )
         fp_rows.append((cls, f))
     n_secrets = sum(1 for lab in labels if lab["is_secret"])
     fp = len(fp_rows)
@@ -127,9 +138,14 @@ def score(findings: set[Finding], labels: list[dict[str, Any]], tree: Path,
             fp_examples[cls].append(f"{fn}:{ln} ({rule}) {redact(_line(tree, fn, ln))}")
     decoys_total = Counter(lab["kind"] for lab in labels if not lab["is_secret"])
     return {
-        "tp": tp, "fp": fp, "fn": fn_count, "secrets": n_secrets,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn_count,
+        "secrets": n_secrets,
         "secrets_found": len(found),
-        "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
         "recall_by_kind": {k: [kind_found[k], kind_total[k]] for k in sorted(kind_total)},
         "recall_by_syntax": {k: [syn_found[k], syn_total[k]] for k in sorted(syn_total)},
         "fp_by_class": dict(fp_classes.most_common()),
@@ -155,8 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     rules: dict[Finding, list[str]] = {}
     for p, ln, rule in rows:
         rules.setdefault((tools.normalise(p, tree), ln), []).append(rule)
-    print(json.dumps(score(set(rules), load_labels(args.corpus), tree, rules=rules), indent=2,
-                     ensure_ascii=False))
+    print(
+        json.dumps(
+            score(set(rules), load_labels(args.corpus), tree, rules=rules),
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

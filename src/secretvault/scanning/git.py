@@ -117,10 +117,7 @@ _VENV_LAYOUT = frozenset(
 
 
 def _in_virtualenv(parts: list[str]) -> bool:
-    return any(
-        p in _VENV_NAMES and parts[i + 1] in _VENV_LAYOUT
-        for i, p in enumerate(parts[:-1])
-    )
+    return any(p in _VENV_NAMES and parts[i + 1] in _VENV_LAYOUT for i, p in enumerate(parts[:-1]))
 
 
 def _wanted(path: str, patterns: Sequence[str] | None, scanner: Scanner) -> bool:
