@@ -7,8 +7,9 @@ start fast; ``from secretvault import SecretVault`` works as usual.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from secretvault._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -66,13 +67,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'secretvault' has no attribute {name!r}")
-    value = getattr(import_module(f"secretvault.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("secretvault", _WHERE, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover

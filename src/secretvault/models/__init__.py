@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from secretvault._lazy import lazy_exports
 
 
 def utcnow() -> datetime:
@@ -153,13 +154,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'secretvault.models' has no attribute {name!r}")
-    value = getattr(import_module(f"secretvault.models.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("secretvault.models", _LAZY, globals())
 
 
 if TYPE_CHECKING:  # pragma: no cover
