@@ -31,7 +31,8 @@ class Candidate:
 Filter = Callable[[Candidate], bool]
 
 _TEMPLATE = re.compile(
-    r"\$\{[^}]*\}?|\{\{.*\}?\}?|\$\([^)]*\)?|%\([^)]*\)|#\{[^}]*\}|%[A-Z_]+%|\{[0-9]*\}|%s"
+    r"\$\{[^}]*\}?|\{\{.*\}?\}?|\$\([^)]*\)?|%\([^)]*\)|#\{[^}]*\}|(?<![A-Za-z0-9])%[A-Z_]{2,}%(?![A-Za-z0-9])|\{[0-9]*\}"
+    r"|%s(?![A-Za-z0-9])"
     r"|\{[A-Za-z_][\w.\[\]'\"]*(?:\(\))?\}"
 )
 _ANGLE = re.compile(r"^<[^<>]+>$|<[A-Za-z_ -]+>")
@@ -101,6 +102,10 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _SHA_CONTEXT = re.compile(r"commit|sha|\brev|\bref|hash|digest|checksum|integrity|etag", re.I)
+# The candidate is the literal default argument of the look-up: hard-coded after all.
+_DEFAULT_ARG = re.compile(
+    r"\(\s*[rbuf]{0,2}[\"'][\w.-]+[\"']\s*,\s*(?:default\s*=\s*)?[rbuf]{0,2}[\"']$"
+)
 _ENV_LOOKUP = re.compile(
     r"os\.environ|os\.getenv|getenv\(|process\.env|ENV\[|ENV\.fetch|System\.getenv|"
     r"Environment\.GetEnvironmentVariable|env\(|config\(|settings\.|secrets\.|vault\(",
@@ -146,6 +151,8 @@ _FIXTURE_DIRS = frozenset(
         "samples",
     }
 )
+# Documentation example files (botocore's ``examples-1.json``), like example directories.
+_EXAMPLE_FILE = re.compile(r"^(?:examples?|samples?)(?:[-_.]?\d+)?\.[a-z0-9]+$")
 _B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]+)@")
 _WEAK_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
@@ -220,7 +227,8 @@ def _path_facts(path: str) -> tuple[bool, bool, bool]:
     name = p.name.lower()
     lock = name in _LOCK_NAMES or name.endswith(".lock")
     parts = {q.lower() for q in p.parts[:-1]}
-    return lock, ".min." in name, bool(parts & _FIXTURE_DIRS)
+    fixture = bool(parts & _FIXTURE_DIRS) or bool(_EXAMPLE_FILE.match(name))
+    return lock, ".min." in name, fixture
 
 
 def is_lock_file(c: Candidate) -> bool:
@@ -234,8 +242,19 @@ def is_minified(c: Candidate) -> bool:
 
 
 def is_env_lookup(c: Candidate) -> bool:
-    """Values read from the environment or config, not hardcoded."""
-    return bool(_ENV_LOOKUP.search(c.line[: c.start]))
+    """Values read from the environment or config, not hardcoded (a literal default is)."""
+    before = c.line[: c.start]
+    return bool(_ENV_LOOKUP.search(before)) and not _DEFAULT_ARG.search(before)
+
+
+_URL_HOST = re.compile(r"[A-Za-z][\w+.-]*://(?:[^/@\s\"'`]*@)?([^/:?#\s\"'`]+)[^\s\"'`]*$")
+_DOC_HOST = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$")
+
+
+def is_example_url(c: Candidate) -> bool:
+    """Part of a URL on a documentation-reserved host (RFC 2606): ``example.com/?token=…``."""
+    m = _URL_HOST.search(c.line, 0, c.start)
+    return bool(m and _DOC_HOST.search(m.group(1).lower()))
 
 
 def is_public_key(c: Candidate) -> bool:
@@ -244,7 +263,7 @@ def is_public_key(c: Candidate) -> bool:
 
 
 def is_test_fixture(c: Candidate) -> bool:
-    """Fixture, mock and sample directories: generic matches there are examples."""
+    """Fixture, mock and sample directories and example files: generic matches are examples."""
     return _path_facts(c.path)[2]
 
 
@@ -297,6 +316,7 @@ GENERIC: tuple[Filter, ...] = (
     is_git_sha,
     is_hash_in_context,
     is_env_lookup,
+    is_example_url,
     is_public_key,
 )
 

@@ -31,11 +31,13 @@ _KEYWORDS = (
 )
 
 _NAME = r"(?P<name>[A-Za-z_$@][\w.$@-]{0,80})"
-_OP = r"[\"']?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
-_QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?([\"'`])(?P<secret>[^\"'`\s\\]{6,200})[\"'`]"
+# A backslash may precede each quote: JSON escaped inside a string literal
+# (``PAYLOAD = "{\"client_secret\": \"…\"}"``).
+_OP = r"\\?[\"']?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
+_QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?\\?([\"'`])(?P<secret>[^\"'`\s\\]{6,200})\\?[\"'`]"
 _UNQUOTED = (
     r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
-    r"(?P<secret>[^\s\"'`#;,{}\[\]()<>][^\s\"'`]{5,199})(?:\s+[#;].*)?\s*(?:`|$)"
+    r"(?P<secret>(?:(?<==)#|[^\s\"'`#;,{}\[\]()<>])[^\s\"'`]{5,199})(?:\s+[#;].*)?\s*(?:`|$)"
 )
 
 _CONFIG_SUFFIXES = frozenset(
@@ -273,6 +275,7 @@ _NOT_SECRET_ANY = frozenset(
         "fake",
         "dummy",
         "example",
+        "verification",  # verification keys are public keys; site/domain tokens are published
     }
 )
 
@@ -300,10 +303,33 @@ _HEADER = (
     r"(?P<name>(?i:authorization))[\"']?\s*[:=]\s*[\"']?(?i:bearer|token|basic)[ \t]+"
     r"(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"
 )
+# A literal default of an environment / config / mapping look-up is hard-coded all the same:
+# ``os.getenv("DB_PASSWORD", "…")``, ``os.environ.setdefault("API_TOKEN", "…")``,
+# ``config("SECRET_KEY", default="…")``, ``ENV.fetch("X", "…")``, ``opts.get("token", "…")``.
+_LOOKUP_CALL = r"\b(?:getenv|get_env|env|get|setdefault|fetch|config)\(\s*"
+_ENV_DEFAULT = (
+    _LOOKUP_CALL + r"[rbuf]{0,2}[\"'](?P<name>[A-Za-z_][\w.-]{0,80})[\"']\s*,\s*"
+    r"(?:default\s*=\s*)?[rbuf]{0,2}([\"'])(?P<secret>[^\"'`\s\\]{6,200})[\"']"
+)
+# A credential in a URL query string: ``https://api…/export?auth_token=…&format=csv``.
+_QUERY = (
+    r"(?<=[\w/.-])[?&](?:amp;)?(?P<name>[A-Za-z_][\w.-]{0,60})="
+    r"(?P<secret>[^\s\"'`&#<>\\]{6,200})"
+)
+# PowerShell: ``$dbPassword = ConvertTo-SecureString "…" -AsPlainText -Force``.
+_PWSH = (
+    r"\$(?P<name>[A-Za-z_]\w{0,80})\s*=\s*\(?\s*(?i:ConvertTo-SecureString)\s+"
+    r"(?:(?i:-String)\s+)?([\"'])(?P<secret>[^\"'`\s]{6,200})[\"'][^\n]*(?i:-AsPlainText)"
+)
 HS_PREFILTERS: dict[str, str] = {
-    _QUOTED: _KW + r"[^\n]*(?::=|=>|=|:|<-)\s*[rbuf]{0,2}[\"'`][^\"'`\s\\]{6,200}[\"'`]",
+    _QUOTED: _KW + r"[^\n]*(?::=|=>|=|:|<-)\s*[rbuf]{0,2}\\?[\"'`][^\"'`\s\\]{6,200}\\?[\"'`]",
     _UNQUOTED: _KW + r"[\w.$@-]*[\"']?\s*[=:]",
     _XML: _KW + r"[\w.:-]*>\s*[^<>\s\"']{6,200}\s*</",
+    # (these two start at the keyword: the bundled Hyperscan misses ``\(\s*["'][\w.-]*(?i:…)`` when
+    # the keyword directly follows the quote)
+    _ENV_DEFAULT: _KW + r"[\w.-]*[\"']\s*,\s*(?:default\s*=\s*)?[rbuf]{0,2}[\"'][^\"'`\s\\]{6}",
+    _QUERY: _KW + r"[\w.-]*=[^\s\"'`&#<>\\]{6}",
+    _PWSH: _KW + r"\w*\s*=\s*\(?\s*(?i:ConvertTo-SecureString)\s",
 }
 
 
@@ -321,6 +347,23 @@ def _unquoted_example(rng: random.Random) -> str:
 
 def _xml_example(rng: random.Random) -> str:
     return "<client" + f"Secret>{_rand(rng, 14)}{rng.randint(10, 99)}{_rand(rng, 8)}</clientSecret>"
+
+
+def _env_default_example(rng: random.Random) -> str:
+    name = rng.choice(["DB_PASS" + "WORD", "API_" + "TOKEN", "SECRET" + "_KEY"])
+    value = f"{_rand(rng, 14)}{rng.randint(10, 99)}{_rand(rng, 10)}"
+    call = rng.choice(["os.getenv", "os.environ.get", "os.environ.setdefault"])
+    return f'{name.lower()} = {call}("{name}", "{value}")'
+
+
+def _query_example(rng: random.Random) -> str:
+    value = f"{_rand(rng, 16)}{rng.randint(10, 99)}{_rand(rng, 14)}"
+    return 'URL = "https://api.acme.io/v1/export?auth_' + f'token={value}&format=csv"'
+
+
+def _pwsh_example(rng: random.Random) -> str:
+    value = f"{_rand(rng, 12)}{rng.randint(10, 99)}{_rand(rng, 6)}"
+    return "$adminPass" + f'word = ConvertTo-SecureString "{value}" -AsPlainText -Force'
 
 
 def _header_example(rng: random.Random) -> str:
@@ -359,6 +402,39 @@ GENERIC_RULES: tuple[Rule, ...] = (
         regex=_XML,
         keywords=_KEYWORDS,
         example=_xml_example,
+        tags=("generic",),
+    ),
+    Rule(
+        id=GENERIC_ID,
+        description="Secret-looking literal default of an environment or config look-up",
+        secret_type=SecretType.API_KEY,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_ENV_DEFAULT,
+        keywords=_KEYWORDS,
+        example=_env_default_example,
+        tags=("generic",),
+    ),
+    Rule(
+        id=GENERIC_ID,
+        description="Secret-looking value of a secret-like URL query parameter",
+        secret_type=SecretType.API_KEY,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_QUERY,
+        keywords=_KEYWORDS,
+        example=_query_example,
+        tags=("generic",),
+    ),
+    Rule(
+        id=GENERIC_ID,
+        description="Plain-text secret passed to PowerShell ConvertTo-SecureString",
+        secret_type=SecretType.API_KEY,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=_PWSH,
+        keywords=_KEYWORDS,
+        example=_pwsh_example,
         tags=("generic",),
     ),
     Rule(
@@ -460,6 +536,9 @@ def is_identifier(value: str) -> bool:
     if sum(map(len, tokens)) != sum(map(len, parts)) or len(tokens) < 2:
         return False
     words = [t.rstrip("0123456789") for t in tokens if not t.isdigit()]
+    noise = sum(len(t.rstrip("0123456789")) <= 2 or t[-1].isdigit() for t in tokens)
+    if noise > max(2, len(tokens) // 3):
+        return False  # random mixed case splits into many short or digit-glued "words"
     acronyms = [w for w in words if w.isupper()]
     real = [w for w in words if not w.isupper()]
     if len(real) < 1 or any(len(w) > 6 for w in acronyms) or max(map(len, real)) < 4:

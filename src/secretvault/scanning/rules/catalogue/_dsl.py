@@ -151,7 +151,12 @@ CTX_TEMPLATES = (
 # (``=``, ``:``, ``:=``, ``=>``), an XML close ``>``, a ``,``, `` value=`` (XML attribute) or
 # plain whitespace (prose). Unbounded ``*`` rather than ``{0,n}``: Hyperscan compiles bounded
 # repeats of overlapping classes slowly, and the value's fixed shape is what keeps precision.
-CTX_REGEX = r"""[\w. -]*["']?(?:[ \t]*(?:[:=]=?|=>|>|,)|[ \t]+(?:value=)?)[ \t]*["'\x60]?"""
+# A quote may be backslash-escaped (JSON inside a string literal), and PowerShell passes the
+# value through ``ConvertTo-SecureString "…" -AsPlainText``.
+CTX_REGEX = (
+    r"""[\w. -]*\\?["']?(?:[ \t]*(?:[:=]=?|=>|>|,)|[ \t]+(?:value=)?)[ \t]*"""
+    r"""(?:(?i:ConvertTo-SecureString)[ \t]+)?\\?["'\x60]?"""
+)
 
 
 def name_forms(name: str) -> dict[str, str]:
