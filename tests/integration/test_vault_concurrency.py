@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,8 +24,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from procs import clean_env, spawn, vault_config, wait_for
 
-from secretvault import SecretsConfig, SecretStatus, SecretType, SecretVault
+from secretvault import SecretStatus, SecretType, SecretVault
 
 N_PROCS = 4
 N_OPS = 250
@@ -104,23 +104,8 @@ CHILD = textwrap.dedent(
 )
 
 
-def _clean_env() -> dict[str, str]:
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))
-    }
-
-
-def _config(vault_dir: Path, **extra: object) -> SecretsConfig:
-    return SecretsConfig(
-        storage_path=str(vault_dir / "vault.db"),
-        master_key_path=str(vault_dir / "master.key"),
-        max_versions=0,
-        **extra,
-    )
-
-
 async def _seed(vault_dir: Path) -> list[str]:
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     names = []
     try:
@@ -162,7 +147,7 @@ async def _run_children(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env=_clean_env(),
+                env=clean_env(),
                 cwd=tmp_path,
             )
         )
@@ -205,7 +190,7 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
     async def backup_while_they_write() -> None:
         # An online backup taken by a fifth process in the middle of the run.
         await asyncio.sleep(0.05)
-        vault = SecretVault(_config(vault_dir))
+        vault = SecretVault(vault_config(vault_dir))
         await vault.initialize(create=False)
         try:
             backup_at.append(time.time())
@@ -251,7 +236,7 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         }
         assert others, f"child {i} never touched another process's secret"
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         # 2. Audit: verifies, all successful, exactly one entry per acknowledged operation.
@@ -304,7 +289,7 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         snap_dir.mkdir()
         shutil.copy(online, snap_dir / "vault.db")
         shutil.copy2(vault_dir / "master.key", snap_dir / "master.key")
-        snap = SecretVault(_config(snap_dir))
+        snap = SecretVault(vault_config(snap_dir))
         await snap.initialize(create=False)
         try:
             assert snap.backend.integrity_check() == "ok"
@@ -370,28 +355,16 @@ async def test_opening_the_vault_does_not_break_a_rotation_in_another_process(
 ) -> None:
     """Another process starting up while a rotation is being verified must not undo it."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "rot", "old-value")
     await vault.shutdown()
 
-    script = tmp_path / "rotator.py"
-    script.write_text(ROTATOR, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(vault_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_clean_env(),
-    )
+    proc = spawn(tmp_path, "rotator.py", ROTATOR, str(vault_dir))
     try:
-        deadline = time.monotonic() + 20
-        while not (vault_dir / "verifying").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(proc, vault_dir / "verifying")
         # A second process (this one) opens the same vault while the rotation is in flight.
-        other = SecretVault(_config(vault_dir))
+        other = SecretVault(vault_config(vault_dir))
         await other.initialize(create=False)
         await other.shutdown()
         (vault_dir / "release").touch()
@@ -404,7 +377,7 @@ async def test_opening_the_vault_does_not_break_a_rotation_in_another_process(
     result = json.loads(out)
     assert result["success"] is True
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         value, record = await vault.get_secret("rot")
@@ -477,32 +450,20 @@ async def test_opening_the_vault_during_a_rekey_in_another_process(
     tmp_path: Path, point: str
 ) -> None:
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "kept", "kept-value")
     old_id = vault.key_id
     await vault.shutdown()
     old_key = (vault_dir / "master.key").read_bytes()
 
-    script = tmp_path / "rekeyer.py"
-    script.write_text(REKEYER, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(vault_dir), point],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_clean_env(),
-    )
+    proc = spawn(tmp_path, "rekeyer.py", REKEYER, str(vault_dir), point)
     try:
-        deadline = time.monotonic() + 20
-        while not (vault_dir / "paused").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(proc, vault_dir / "paused")
         # Another process (this one) starts up meanwhile: it waits on the key-file lock the
         # rekey holds, then reads with whatever key is current. The rekey is released shortly.
         threading.Timer(0.5, (vault_dir / "release").touch).start()
-        other = SecretVault(_config(vault_dir))
+        other = SecretVault(vault_config(vault_dir))
         await other.initialize(create=False)
         try:
             assert (await other.get_secret("kept"))[0] == "kept-value"
@@ -517,7 +478,7 @@ async def test_opening_the_vault_during_a_rekey_in_another_process(
 
     # Whatever the rekey reported, the vault must still open and read with the files on disk,
     # and the old key must still be available for older backups.
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         assert (await vault.get_secret("kept"))[0] == "kept-value"
@@ -579,7 +540,7 @@ async def test_a_long_lived_process_sees_restore_and_revoked_grants(tmp_path: Pa
     """A process with a warm value cache and policy cache must notice, on its next read, that
     another process restored an older backup and then revoked its grant."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir, rbac_enabled=True))
+    vault = SecretVault(vault_config(vault_dir, rbac_enabled=True))
     await vault.initialize()
     try:
         await vault.grant("admin", "admin", "*", user="admin")
@@ -588,15 +549,7 @@ async def test_a_long_lived_process_sees_restore_and_revoked_grants(tmp_path: Pa
         snapshot = await vault.backup(tmp_path / "snap.db", user="admin")
         await vault.update_secret("x-token", "value-two", user="admin")
 
-        script = tmp_path / "reader.py"
-        script.write_text(LONG_LIVED_READER, encoding="utf-8")
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(vault_dir)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_clean_env(),
-        )
+        proc = spawn(tmp_path, "reader.py", LONG_LIVED_READER, str(vault_dir))
         try:
             for marker, action in (
                 ("phase1", lambda: vault.restore(snapshot, user="admin")),
@@ -658,7 +611,7 @@ RACER = textwrap.dedent(
 @pytest.mark.timeout(60)
 async def test_racing_creates_of_the_same_names_have_exactly_one_winner(tmp_path: Path) -> None:
     vault_dir, n = tmp_path / "vault", 40
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.shutdown()
     script = tmp_path / "racer.py"
@@ -669,7 +622,7 @@ async def test_racing_creates_of_the_same_names_have_exactly_one_winner(tmp_path
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=_clean_env(),
+            env=clean_env(),
         )
         for i in range(N_PROCS)
     ]
@@ -691,7 +644,7 @@ async def test_racing_creates_of_the_same_names_have_exactly_one_winner(tmp_path
                 p.kill()
                 p.wait()
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         entries = (await vault.get_access_log()).entries
@@ -719,27 +672,17 @@ async def test_an_update_during_another_process_rotation_wins_and_is_never_shado
     unverified pending one) and then writes an update. A must not promote its now-stale
     version over B's write: it reports the conflict and rolls back; B's value stays current."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "rot", "old-value")
     await vault.shutdown()
 
-    script = tmp_path / "rotator.py"
-    script.write_text(ROTATOR, encoding="utf-8")  # rotates "rot" to "new-value", pauses verifying
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(vault_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_clean_env(),
-    )
+    proc = spawn(
+        tmp_path, "rotator.py", ROTATOR, str(vault_dir)
+    )  # rotates "rot" to "new-value", pauses verifying
     try:
-        deadline = time.monotonic() + 20
-        while not (vault_dir / "verifying").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        other = SecretVault(_config(vault_dir))
+        wait_for(proc, vault_dir / "verifying")
+        other = SecretVault(vault_config(vault_dir))
         await other.initialize(create=False)
         try:
             value, record = await other.get_secret("rot")
@@ -758,7 +701,7 @@ async def test_an_update_during_another_process_rotation_wins_and_is_never_shado
     assert result["success"] is False and result["rolled_back"] is True, result
     assert result["error"]
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         value, record = await vault.get_secret("rot")
@@ -814,28 +757,16 @@ async def test_a_process_opened_before_another_process_rekeys_keeps_working(
     """Process A holds the vault open (warm caches) while this process rekeys. A must still read
     every version, and what it writes afterwards must be readable with the key on disk."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "x", "first")
     await vault.update_secret("x", "second")
     await vault.shutdown()
 
-    script = tmp_path / "before_rekey.py"
-    script.write_text(BEFORE_REKEY, encoding="utf-8")
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(vault_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_clean_env(),
-    )
+    proc = spawn(tmp_path, "before_rekey.py", BEFORE_REKEY, str(vault_dir))
     try:
-        deadline = time.monotonic() + 20
-        while not (vault_dir / "opened").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        rekeyer = SecretVault(_config(vault_dir))
+        wait_for(proc, vault_dir / "opened")
+        rekeyer = SecretVault(vault_config(vault_dir))
         await rekeyer.initialize(create=False)
         try:
             old_id, new_id = rekeyer.key_id, await rekeyer.rekey(user="admin")
@@ -851,7 +782,7 @@ async def test_a_process_opened_before_another_process_rekeys_keeps_working(
     result = json.loads(out)
     assert result["seen"] == ["second", "first", "second", "first"]
 
-    fresh = SecretVault(_config(vault_dir))
+    fresh = SecretVault(vault_config(vault_dir))
     await fresh.initialize(create=False)
     try:
         assert fresh.key_id == new_id != old_id
@@ -913,21 +844,13 @@ async def test_restore_while_another_process_keeps_writing(tmp_path: Path) -> No
     """An online restore under a live writer: the writer sees no error, everything it wrote
     after the restore is there on top of the snapshot, and the audit chain still verifies."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     try:
         for k in range(5):
             await vault.store_secret(SecretType.API_KEY, f"seed-{k}", f"seed-value-{k}")
         snapshot = await vault.backup(tmp_path / "snap.db")
-        script = tmp_path / "busy_writer.py"
-        script.write_text(BUSY_WRITER, encoding="utf-8")
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(vault_dir), "400"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_clean_env(),
-        )
+        proc = spawn(tmp_path, "busy_writer.py", BUSY_WRITER, str(vault_dir), "400")
         try:
             deadline = time.monotonic() + 30
             while not (vault_dir / "busy").exists():

@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import clean_env, vault_config
 
-from secretvault import SecretsConfig, SecretStatus, SecretType, SecretVault
+from secretvault import SecretStatus, SecretType, SecretVault
 
 WRITER = textwrap.dedent(
     """
@@ -63,20 +64,6 @@ WRITER = textwrap.dedent(
 )
 
 
-def _clean_env() -> dict[str, str]:
-    return {
-        k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))
-    }
-
-
-def _config(vault_dir: Path) -> SecretsConfig:
-    return SecretsConfig(
-        storage_path=str(vault_dir / "vault.db"),
-        master_key_path=str(vault_dir / "master.key"),
-        max_versions=0,
-    )
-
-
 def _acks(path: Path) -> list[tuple[str, int, str]]:
     if not path.exists():
         return []
@@ -92,7 +79,7 @@ def _run_and_kill(script: Path, vault_dir: Path, prefix: str, ack: Path, min_ack
         [sys.executable, str(script), str(vault_dir), prefix, str(ack)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=_clean_env(),
+        env=clean_env(),
     )
     try:
         deadline = time.monotonic() + 30
@@ -147,7 +134,7 @@ async def _check_acknowledged(
     finally:
         conn.close()
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         entries = (await vault.get_access_log()).entries
@@ -183,7 +170,7 @@ def _start_writer(script: Path, vault_dir: Path, prefix: str, ack: Path) -> subp
         [sys.executable, str(script), str(vault_dir), prefix, str(ack)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=_clean_env(),
+        env=clean_env(),
     )
 
 
@@ -202,7 +189,7 @@ async def test_killing_one_writer_does_not_disturb_the_others(tmp_path: Path) ->
     """SIGKILL one of three concurrent writers (possibly holding the write lock): the survivors
     keep going without an error, a restarted writer joins them, nothing acknowledged is lost."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.shutdown()
     script = tmp_path / "writer.py"
@@ -261,7 +248,7 @@ ROTATE_AND_HANG = textwrap.dedent(
 @pytest.mark.timeout(60)
 async def test_sigkill_during_rotation_is_rolled_back_on_next_open(tmp_path: Path) -> None:
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "rot", "old-value")
     await vault.shutdown()
@@ -272,7 +259,7 @@ async def test_sigkill_during_rotation_is_rolled_back_on_next_open(tmp_path: Pat
         [sys.executable, str(script), str(vault_dir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=_clean_env(),
+        env=clean_env(),
     )
     try:
         deadline = time.monotonic() + 30
@@ -300,7 +287,7 @@ async def test_sigkill_during_rotation_is_rolled_back_on_next_open(tmp_path: Pat
     finally:
         conn.close()
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         value, record = await vault.get_secret("rot")
@@ -321,7 +308,7 @@ async def test_sigkill_during_rotation_is_rolled_back_on_next_open(tmp_path: Pat
         await vault.shutdown()
 
     # Recovery is done once; the secret rotates normally afterwards.
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         entries = (await vault.get_access_log("rot")).entries
@@ -381,7 +368,7 @@ async def test_sigkill_during_rekey_recovers_on_next_open(tmp_path: Path, point:
     """A rekey killed at any point leaves a vault that opens and reads every version."""
     vault_dir = tmp_path / "vault"
     values = {("a", 1): "a-one", ("a", 2): "a-two", ("b", 1): "b-one"}
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "a", "a-one")
     await vault.update_secret("a", "a-two")
@@ -397,14 +384,14 @@ async def test_sigkill_during_rekey_recovers_on_next_open(tmp_path: Path, point:
         [sys.executable, str(script), str(vault_dir), point],
         capture_output=True,
         text=True,
-        env=_clean_env(),
+        env=clean_env(),
         timeout=30,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     committed = point != "inside-transaction"
     assert (vault_dir / "master.key.next").exists()
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         assert (vault.key_id != old_id) is committed
@@ -479,7 +466,7 @@ async def test_sigkill_after_an_admin_change_leaves_it_audited(tmp_path: Path, o
     """DESIGN: every change is audited in the same transaction as the change. Kill the process
     right after the change commits: the change must not be there without its audit entry."""
     vault_dir = tmp_path / "vault"
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "s", "one")
     await vault.backup(vault_dir / "snap.db")
@@ -493,12 +480,12 @@ async def test_sigkill_after_an_admin_change_leaves_it_audited(tmp_path: Path, o
         [sys.executable, str(script), str(vault_dir), op],
         capture_output=True,
         text=True,
-        env=_clean_env(),
+        env=clean_env(),
         timeout=30,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
 
-    vault = SecretVault(_config(vault_dir))
+    vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
     try:
         entries = (await vault.get_access_log()).entries
