@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,9 +34,11 @@ Filter = Callable[[Candidate], bool]
 
 _TEMPLATE = re.compile(
     r"\$\{[^}]*\}?|\{\{.*\}?\}?|\$\([^)]*\)?|%\([^)]*\)|#\{[^}]*\}|(?<![A-Za-z0-9])%[A-Z_]{2,}%(?![A-Za-z0-9])|\{[0-9]*\}"
-    r"|%s(?![A-Za-z0-9])"
     r"|\{[A-Za-z_][\w.\[\]'\"]*(?:\(\))?\}"
 )
+# printf ``%s``: a template unless what is left around it is itself a random secret
+# (generated passwords contain ``%s`` by chance: ``…S%s^.``).
+_PRINTF = re.compile(r"%s(?![A-Za-z0-9])")
 _ANGLE = re.compile(r"^<[^<>]+>$|<[A-Za-z_ -]+>")
 _PLACEHOLDER_WORDS = (
     "changeme",
@@ -172,7 +176,21 @@ def _value(c: Candidate) -> str:
 def is_template(c: Candidate) -> bool:
     """``${X}``, ``{{ x }}``, ``$(cmd)``, ``%(x)s``, ``#{x}``, ``%X%`` and ``<PASSWORD>``."""
     v = _value(c)
-    return bool(_TEMPLATE.search(v) or _ANGLE.search(v) or v.startswith("$"))
+    if _TEMPLATE.search(v) or _ANGLE.search(v) or v.startswith("$"):
+        return True
+    return bool(_PRINTF.search(v)) and not _random_rest(_PRINTF.sub("", v))
+
+
+def _random_rest(rest: str) -> bool:
+    """12+ characters with lower, upper, digit and symbol, 3.6+ bits each: generated."""
+    symbols = any(not ch.isalnum() for ch in rest)
+    classes = any(ch.islower() for ch in rest) + any(ch.isupper() for ch in rest)
+    classes += any(ch.isdigit() for ch in rest) + symbols
+    if len(rest) < 12 or classes < 4:
+        return False
+    n = len(rest)
+    entropy = -sum(k / n * math.log2(k / n) for k in Counter(rest).values())
+    return entropy >= 3.6
 
 
 def is_placeholder(c: Candidate) -> bool:

@@ -177,7 +177,8 @@ def test_printf_and_windows_templates_still_dropped() -> None:
 
     for v in ("Bearer %s", "%s:%s@db", "prefix_%s_suffix", "%APPDATA%/x", "%(pw)s"):
         assert filters.is_template(cand(v)), v
-    for v in (f"{rand(8)}%sq{rand(8)}", f"{rand(8)}a%XY%b{rand(8)}"):
+    generated = (f"{rand(8)}%sq{rand(8)}", f"{rand(8)}a%XY%b{rand(8)}", f"{rand(9)}=!{rand(6)}%s^.")
+    for v in generated:
         assert not filters.is_template(cand(v)), v
 
 
