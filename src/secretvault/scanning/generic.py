@@ -597,4 +597,9 @@ def accept(
     lowered = value.lower()
     if any(t in lowered for t in name_tokens(name) if len(t) >= 4):
         return None
+    if _SNAKE.match(value) and name_kind(value) is not None:
+        return None  # the value is itself a secret-like name: ``"gs_oauth2_refresh_token"``
     return secret_type_for(name)
+
+
+_SNAKE = re.compile(r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$")

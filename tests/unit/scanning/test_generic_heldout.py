@@ -106,6 +106,12 @@ NEGATIVES = [
     ("app.ini", PW + " = #" + "{v}"),
     ("docker-compose.yml", "      - " + PW.upper() + "= #{v}"),
     ("app.py", esc_json("client_secret", "${{SECRET}}")),
+    # ConfigParser.get(section, option): the "default" is itself a secret-like name
+    (
+        "creds.py",
+        "config.get('Credentials', '" + "_".join(["gs", "oauth2", "refresh", "token"]) + "')",
+    ),
+    ("creds.py", "opts.get('credentials', '" + "_".join(["DB2", "ADMIN", PW.upper(), "V3"]) + "')"),
 ]
 
 
