@@ -44,7 +44,7 @@ async def stage_pending_rotation(
     """Do what ``rotate_secret`` does before verification (stage a pending version, mark the
     secret ROTATING) and stop there, as a process killed mid-rotation would."""
     from secretvault.models import AccessLevel, SecretStatus
-    from secretvault.vault import _next_version
+    from secretvault.rotation.staged import next_version as _next_version
 
     staged: dict[str, int] = {}
 
