@@ -50,8 +50,8 @@ def sample_tree(root: Path) -> None:
         f"      - STRIPE_KEY={rules['stripe-secret-key'].example(rng)}\n"
         "      - DB_PASSWORD=${DB_PASSWORD}\n"
     )
-    (root / "keys").mkdir()
-    (root / "keys" / "deploy.pem").write_text(rules["private-key"].example(rng) + "\n")
+    # the rule's example is a key pasted into code, e.g. a triple-quoted Python string
+    (root / "app" / "deploy_key.py").write_text(rules["private-key"].example(rng) + "\n")
     (root / "README.md").write_text("Set API_KEY=<your-api-key> in .env before running.\n")
 
 
