@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from secretvault.models import SecretType, Severity
-from secretvault.scanning.rules.base import Rule
+from secretvault.scanning.rules.base import ExampleFactory, Rule
 
 GENERIC_ID = "generic-secret"
 
@@ -370,83 +370,68 @@ def _header_example(rng: random.Random) -> str:
     return "curl -H 'Authorization: " + f"Bearer {_rand(rng, 20)}{rng.randint(10, 99)}' https://api"
 
 
+def _generic(
+    description: str,
+    regex: str,
+    example: ExampleFactory,
+    *,
+    secret_type: SecretType = SecretType.API_KEY,
+    keywords: tuple[str, ...] = _KEYWORDS,
+    extra_tags: tuple[str, ...] = (),
+) -> Rule:
+    """A generic rule: all share one id, severity and confidence; the syntax is what differs."""
+    return Rule(
+        id=GENERIC_ID,
+        description=description,
+        secret_type=secret_type,
+        severity=Severity.MEDIUM,
+        confidence=0.6,
+        regex=regex,
+        keywords=keywords,
+        example=example,
+        tags=("generic", *extra_tags),
+    )
+
+
 GENERIC_RULES: tuple[Rule, ...] = (
-    Rule(
-        id=GENERIC_ID,
-        description="Secret-looking literal assigned to a secret-like name",
-        secret_type=SecretType.API_KEY,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_QUOTED,
-        keywords=_KEYWORDS,
-        example=_quoted_example,
-        tags=("generic",),
+    _generic(
+        "Secret-looking literal assigned to a secret-like name",
+        _QUOTED,
+        _quoted_example,
     ),
-    Rule(
-        id=GENERIC_ID,
-        description="Secret-looking value assigned to a secret-like name in a config file",
-        secret_type=SecretType.API_KEY,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_UNQUOTED,
-        keywords=_KEYWORDS,
-        example=_unquoted_example,
-        tags=("generic", "config-only"),
+    _generic(
+        "Secret-looking value assigned to a secret-like name in a config file",
+        _UNQUOTED,
+        _unquoted_example,
+        extra_tags=("config-only",),
     ),
-    Rule(
-        id=GENERIC_ID,
-        description="Secret-looking value in an XML element with a secret-like name",
-        secret_type=SecretType.API_KEY,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_XML,
-        keywords=_KEYWORDS,
-        example=_xml_example,
-        tags=("generic",),
+    _generic(
+        "Secret-looking value in an XML element with a secret-like name",
+        _XML,
+        _xml_example,
     ),
-    Rule(
-        id=GENERIC_ID,
-        description="Secret-looking literal default of an environment or config look-up",
-        secret_type=SecretType.API_KEY,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_ENV_DEFAULT,
-        keywords=_KEYWORDS,
-        example=_env_default_example,
-        tags=("generic",),
+    _generic(
+        "Secret-looking literal default of an environment or config look-up",
+        _ENV_DEFAULT,
+        _env_default_example,
     ),
-    Rule(
-        id=GENERIC_ID,
-        description="Secret-looking value of a secret-like URL query parameter",
-        secret_type=SecretType.API_KEY,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_QUERY,
-        keywords=_KEYWORDS,
-        example=_query_example,
-        tags=("generic",),
+    _generic(
+        "Secret-looking value of a secret-like URL query parameter",
+        _QUERY,
+        _query_example,
     ),
-    Rule(
-        id=GENERIC_ID,
-        description="Plain-text secret passed to PowerShell ConvertTo-SecureString",
-        secret_type=SecretType.API_KEY,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_PWSH,
-        keywords=_KEYWORDS,
-        example=_pwsh_example,
-        tags=("generic",),
+    _generic(
+        "Plain-text secret passed to PowerShell ConvertTo-SecureString",
+        _PWSH,
+        _pwsh_example,
     ),
-    Rule(
-        id=GENERIC_ID,
-        description="Credential in an HTTP Authorization header",
+    _generic(
+        "Credential in an HTTP Authorization header",
+        _HEADER,
+        _header_example,
         secret_type=SecretType.OAUTH_TOKEN,
-        severity=Severity.MEDIUM,
-        confidence=0.6,
-        regex=_HEADER,
         keywords=("authorization",),
-        example=_header_example,
-        tags=("generic", "header"),
+        extra_tags=("header",),
     ),
 )
 
