@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,3 +49,17 @@ def wait_for(proc: subprocess.Popen, marker: Path, timeout: float = 20) -> None:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, f"{marker.name} never appeared"
         time.sleep(0.01)
+
+
+def run_until_killed(tmp_path: Path, name: str, source: str, *args: str) -> None:
+    """Run a child script that is expected to SIGKILL itself; fail with its stderr if not."""
+    script = tmp_path / name
+    script.write_text(source, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=30,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from procs import clean_env, vault_config
+from procs import clean_env, run_until_killed, vault_config
 
 from secretvault import SecretStatus, SecretType, SecretVault
 
@@ -378,16 +378,7 @@ async def test_sigkill_during_rekey_recovers_on_next_open(tmp_path: Path, point:
     key_file = vault_dir / "master.key"
     old_key = key_file.read_bytes()
 
-    script = tmp_path / "rekey.py"
-    script.write_text(REKEY_AND_DIE, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script), str(vault_dir), point],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=30,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    run_until_killed(tmp_path, "rekey.py", REKEY_AND_DIE, str(vault_dir), point)
     committed = point != "inside-transaction"
     assert (vault_dir / "master.key.next").exists()
 
@@ -474,16 +465,7 @@ async def test_sigkill_after_an_admin_change_leaves_it_audited(tmp_path: Path, o
     before = len((await vault.get_access_log()).entries)
     await vault.shutdown()
 
-    script = tmp_path / "admin_op.py"
-    script.write_text(ADMIN_OP_AND_DIE, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script), str(vault_dir), op],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        timeout=30,
-    )
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    run_until_killed(tmp_path, "admin_op.py", ADMIN_OP_AND_DIE, str(vault_dir), op)
 
     vault = SecretVault(vault_config(vault_dir))
     await vault.initialize(create=False)
