@@ -297,13 +297,11 @@ class SecretVault(StagedRotation):
         backend = self._backend()
         gen = await backend.generation()
         if self._policy is None or gen != self._policy_gen:
-            rows = backend.connection.execute(
-                "SELECT principal, role, scope_type, pattern FROM grants ORDER BY id"
-            ).fetchall()
+            tx = LocalTransaction(backend.connection)  # plain reads, no transaction needed
             roles = dict(DEFAULT_ROLES)
-            for name, levels in backend.connection.execute("SELECT name, levels FROM roles"):
+            for name, levels in tx.roles():
                 roles[name] = frozenset(AccessLevel(x) for x in json.loads(levels))
-            self._policy = Policy([Grant(*r) for r in rows], roles)
+            self._policy = Policy([Grant(*r) for r in tx.grants()], roles)
             self._policy_gen = gen
         return self._policy
 
@@ -882,12 +880,7 @@ class SecretVault(StagedRotation):
         kind, pattern = parse_scope(scope)
         grant = Grant(principal, role, kind, pattern)
         async with self._tx() as tx:
-            tx.execute(
-                "INSERT OR IGNORE INTO grants (principal, role, scope_type, pattern, created_at, "
-                "created_by) VALUES (?,?,?,?,?,?)",
-                (principal, role, kind, pattern, utcnow().isoformat(), user),
-            )
-            tx._bump()
+            tx.add_grant(principal, role, kind, pattern, user)
             await self._audit(tx, "grant", user, None, reason=f"{principal} {role} {grant.scope}")
         return grant
 
@@ -902,17 +895,8 @@ class SecretVault(StagedRotation):
         from secretvault.access.rbac import parse_scope
 
         await self._admin_gate("revoke_grant", user)
-        sql, args = "DELETE FROM grants WHERE principal = ?", [principal]
-        if role:
-            sql += " AND role = ?"
-            args.append(role)
-        if scope:
-            kind, pattern = parse_scope(scope)
-            sql += " AND scope_type = ? AND pattern = ?"
-            args += [kind, pattern]
         async with self._tx() as tx:
-            n = tx.conn.execute(sql, args).rowcount
-            tx._bump()
+            n = tx.remove_grants(principal, role, parse_scope(scope) if scope else None)
             await self._audit(tx, "revoke_grant", user, None, reason=f"{principal}: {n} removed")
         return n
 
@@ -990,7 +974,6 @@ class SecretVault(StagedRotation):
             tx.add_key(new.key_id, check_envelope(new))
             reason = f"{old.key_id} -> {new.key_id}"
             run_inline(self._audit(tx, "rekey", user, None, reason=reason))
-            tx._bump()
         backend.note_own_write()
 
     async def rewrap_to(self, new: MasterKey, user: str = "system") -> None:

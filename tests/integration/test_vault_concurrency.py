@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -207,9 +208,9 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         assert r["errors"] == [], f"child {i} errors: {r['errors'][:5]}"
         assert len(r["acks"]) == N_OPS, f"child {i} acknowledged {len(r['acks'])}/{N_OPS}"
     assert wall < 60, f"children took {wall:.1f}s"
-    # The four workloads really ran at the same time (not one after another).
-    spans = [(round(r["start"] % 1000, 3), round(r["end"] % 1000, 3)) for r in results]
-    assert max(r["start"] for r in results) < min(r["end"] for r in results), spans
+    # That the workloads really ran at the same time is checked on the audit trail below
+    # (their entries interleave); wall-clock spans flaked here when the scheduler started one
+    # of four processes on two cores after another had already finished.
 
     writes: dict[tuple[str, int], str] = {}
     for name in seeds:
@@ -256,6 +257,11 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         by_user = Counter(e.user for e in entries)
         for i, r in enumerate(results):
             assert by_user[f"p{i}"] == len(r["acks"])
+        # The workloads interleaved: consecutive entries switch between processes far more
+        # often than the N_PROCS - 1 switches of one-after-another runs.
+        users = [e.user for e in entries if e.user.startswith("p")]
+        switches = sum(1 for a, b in pairwise(users) if a != b)
+        assert switches > 4 * N_PROCS, f"only {switches} switches between processes"
 
         # 3. Every acknowledged write is present, readable by version, with its value; versions
         #    have no holes and no extra (unacknowledged) ones; current = latest acknowledged.
@@ -283,7 +289,7 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         # (it started while the children were still writing)
         assert min(r["start"] for r in results) < backup_at[0] < max(r["end"] for r in results), (
             round(backup_at[0] % 1000, 3),
-            spans,
+            [(round(r["start"] % 1000, 3), round(r["end"] % 1000, 3)) for r in results],
         )
         snap_dir = tmp_path / "snapshot"
         snap_dir.mkdir()

@@ -4,9 +4,12 @@ Storage decisions, written down once:
 
 - WAL journal, ``synchronous=NORMAL`` (``durability: full`` → FULL): a killed process never loses
   an acknowledged write; only power loss can lose the last commits in NORMAL mode.
-- Every unit of work is ``BEGIN IMMEDIATE … COMMIT``: writers queue on SQLite's lock with a busy
-  timeout, and a lock that outlasts it is retried with back-off until ``busy_timeout_ms`` has
-  passed in total, so "database is locked" never reaches the user under normal contention.
+- Every unit of work is ``BEGIN IMMEDIATE … COMMIT``. SQLite's own busy handler is off: it sleeps
+  1, 2, 5 … 100 ms between tries, so a process looping over 70 µs transactions re-takes the
+  lock before a sleeping waiter wakes and the others starve (the 4-process test saw workloads
+  run one after another). ``with_retry`` polls instead, from 50 µs up to 2 ms with jitter, until
+  ``busy_timeout_ms`` has passed in total, so "database is locked" never reaches the user under
+  normal contention and waiters get their turn.
 - Reads take the write lock too, because the audit row of a read commits with it.
 - SQLite calls run inline in the coroutine: they take microseconds, and a thread hop would cost
   more than the query (the audited read target is 50 µs). A long lock wait therefore blocks the
@@ -450,10 +453,52 @@ class LocalTransaction:
             "WHERE secret_id = ? AND version = ?",
             (env.ciphertext, env.nonce, env.salt, env.key_id, secret_id, version),
         )
+        self._bump()
 
-    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run a statement of the access/audit layers' own tables (grants, roles, audit)."""
-        return self.conn.execute(sql, args).fetchall()
+    def meta_delete(self, key: str) -> None:
+        """Remove a meta value (absent is fine)."""
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def secret_name(self, secret_id: str) -> str | None:
+        """The name of the secret with this id."""
+        row = self.conn.execute("SELECT name FROM secrets WHERE id = ?", (secret_id,)).fetchone()
+        return row[0] if row else None
+
+    # -- RBAC storage: grants and custom roles (the policy itself lives in access/) ----------
+
+    def grants(self) -> list[tuple[str, str, str, str]]:
+        """(principal, role, scope type, pattern) of every grant, oldest first."""
+        return self.conn.execute(
+            "SELECT principal, role, scope_type, pattern FROM grants ORDER BY id"
+        ).fetchall()
+
+    def roles(self) -> list[tuple[str, str]]:
+        """(name, JSON list of levels) of every custom role."""
+        return self.conn.execute("SELECT name, levels FROM roles").fetchall()
+
+    def add_grant(self, principal: str, role: str, scope_type: str, pattern: str, by: str) -> None:
+        """Store a grant (a duplicate is ignored)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO grants (principal, role, scope_type, pattern, created_at, "
+            "created_by) VALUES (?,?,?,?,?,?)",
+            (principal, role, scope_type, pattern, datetime.now(UTC).isoformat(), by),
+        )
+        self._bump()
+
+    def remove_grants(
+        self, principal: str, role: str | None = None, scope: tuple[str, str] | None = None
+    ) -> int:
+        """Delete ``principal``'s grants, narrowed by role and (scope type, pattern)."""
+        sql, args = "DELETE FROM grants WHERE principal = ?", [principal]
+        if role:
+            sql += " AND role = ?"
+            args.append(role)
+        if scope:
+            sql += " AND scope_type = ? AND pattern = ?"
+            args += list(scope)
+        n = self.conn.execute(sql, args).rowcount
+        self._bump()
+        return n
 
 
 class _TxContext:
@@ -536,10 +581,9 @@ class LocalBackend:
             conn = sqlite3.connect(
                 path,
                 isolation_level=None,
-                timeout=self.busy_timeout_ms / 1000,
+                timeout=0,  # no SQLite busy handler: with_retry polls (module docstring)
                 check_same_thread=False,
             )
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             self.with_retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             sync = "FULL" if self.durability == "full" else "NORMAL"
             conn.execute(f"PRAGMA synchronous = {sync}")
@@ -617,7 +661,7 @@ class LocalBackend:
     def with_retry(self, fn: Any) -> Any:
         """Run ``fn``, retrying SQLite lock errors with jittered back-off up to the timeout."""
         deadline = time.monotonic() + self.busy_timeout_ms / 1000
-        delay = 0.002
+        delay = 0.00005
         while True:
             try:
                 return fn()
@@ -631,7 +675,7 @@ class LocalBackend:
                         "busy_timeout_ms",
                     ) from None
                 time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
+                delay = min(delay * 2, 0.002)
 
     def begin_immediate(self, conn: sqlite3.Connection) -> None:
         """Take the write lock (retrying on contention)."""
@@ -664,7 +708,9 @@ class LocalBackend:
         dv = conn.execute("PRAGMA data_version").fetchone()[0]
         if dv != self._data_version or self._generation < 0:
             self._data_version = dv
-            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            row = self.with_retry(
+                lambda: conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            )
             self._generation = int(row[0])
         return self._generation
 
@@ -684,7 +730,9 @@ class LocalBackend:
             sql += " AND secret_name = ?"
             args.append(secret_name)
         try:
-            rows = self.connection.execute(sql + " ORDER BY seq", args).fetchall()
+            rows = self.with_retry(
+                lambda: self.connection.execute(sql + " ORDER BY seq", args).fetchall()
+            )
         except sqlite3.DatabaseError as exc:
             raise self.storage_error(exc) from None
         return [_audit_entry(r) for r in rows]

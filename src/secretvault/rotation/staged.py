@@ -182,7 +182,7 @@ class StagedRotation:
         can no longer be promoted (the pending version was recovered away, or the secret was
         updated meanwhile); the pending version is then dropped and ``current`` kept."""
         async with self._tx() as tx:
-            tx.execute("DELETE FROM meta WHERE key = ?", (_rotation_key(record.id, new),))
+            tx.meta_delete(_rotation_key(record.id, new))
             current = await tx.get(record.name)
             if current is None:
                 return "the secret was deleted during rotation"
@@ -214,10 +214,10 @@ class StagedRotation:
                 key = _rotation_key(secret_id, version)
                 if _owner_alive(tx.meta_get(key)):
                     continue  # another live process is still verifying this rotation
-                tx.execute("DELETE FROM meta WHERE key = ?", (key,))
-                row = tx.execute("SELECT name FROM secrets WHERE id = ?", (secret_id,))
+                tx.meta_delete(key)
+                name = tx.secret_name(secret_id)
                 await tx.drop_version(secret_id, version)
-                record = await tx.get(row[0][0]) if row else None
+                record = await tx.get(name) if name else None
                 if record is not None and record.status == SecretStatus.ROTATING:
                     record.status = SecretStatus.ACTIVE
                     await tx.update(record)
