@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretvault.backends.local import DB_PARTS, active_key_id, copy_database, remove_database
 from secretvault.config import SecretsConfig, StorageConfig
 from secretvault.crypto.keys import MasterKey, load_master_key
 from secretvault.errors import MasterKeyError, SecretDecryptionError, SecretNotFoundError
@@ -23,46 +24,23 @@ from secretvault.models import utcnow
 if TYPE_CHECKING:
     from secretvault.vault import SecretVault
 
-DB_PARTS = ("", "-wal", "-shm")
-
 
 def _stamp() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _remove_db(path: Path) -> None:
-    for suffix in DB_PARTS:
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+def _not_a_backup(source: Path, why: str) -> SecretDecryptionError:
+    return SecretDecryptionError(
+        f"{source} is not a secretvault backup ({why})", hint="pick another backup"
+    )
 
 
-def _copy_db(source: Path, target: Path) -> None:
-    """Consistent copy with SQLite's backup API into a new 0600 file."""
-    target.touch(mode=0o600, exist_ok=False)
-    try:
-        with (
-            sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src,
-            sqlite3.connect(target) as dst,
-        ):
-            src.backup(dst)
-    except sqlite3.DatabaseError:
-        raise SecretDecryptionError(
-            f"{source} is not a secretvault backup or is corrupt", hint="pick another backup"
-        ) from None
-
-
-def _active_key_id(path: Path, source: Path) -> str:
-    """The key id a backup's data is encrypted under; no key ring means not a vault."""
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            row = conn.execute("SELECT key_id FROM keys WHERE status = 'active'").fetchone()
-    except sqlite3.DatabaseError:
-        row = None
-    if not row:
-        raise SecretDecryptionError(
-            f"{source} is not a secretvault backup (it has no key ring)",
-            hint="pick another backup",
-        )
-    return row[0]
+def _backup_key_id(scratch: Path, source: Path) -> str:
+    """The key id the backup's data is encrypted under; no key ring means not a vault."""
+    key_id = active_key_id(scratch)
+    if not key_id:
+        raise _not_a_backup(source, "it has no key ring")
+    return key_id
 
 
 def _current_key(config: SecretsConfig) -> MasterKey:
@@ -76,7 +54,7 @@ async def _open_backup(config: SecretsConfig, scratch: Path, source: Path, app: 
     """Open the scratch copy as a vault under the current key (re-wrapping an old backup)."""
     from secretvault.vault import SecretVault
 
-    old_id = _active_key_id(scratch, source)
+    old_id = _backup_key_id(scratch, source)
     probe = SecretVault(config.model_copy(update={"storage_path": str(scratch)}), app=app)
     try:
         await probe.initialize(create=False)
@@ -116,14 +94,17 @@ async def prepare_restore(
     live.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     scratch = live.with_name(f"{live.name}.restoring-{_stamp()}")
     try:
-        _copy_db(source, scratch)
+        try:
+            copy_database(source, scratch)
+        except sqlite3.DatabaseError:
+            raise _not_a_backup(source, "not a database, or corrupt") from None
         probe = await _open_backup(config, scratch, source, app)
         try:
             await probe.record_restore(user, f"{source.name}; {note}")
         finally:
             await probe.shutdown()
     except BaseException:
-        _remove_db(scratch)
+        remove_database(scratch)
         raise
     return scratch
 

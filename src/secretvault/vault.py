@@ -20,7 +20,12 @@ from typing import Any
 from secretvault.access.rbac import DEFAULT_ROLES, Grant, Policy
 from secretvault.audit.chain import AuditEvent, ChainReport, verify_chain
 from secretvault.backends.base import SecretFilter, StoredVersion
-from secretvault.backends.local import LocalBackend, LocalTransaction, run_inline
+from secretvault.backends.local import (
+    LocalBackend,
+    LocalTransaction,
+    remove_database,
+    run_inline,
+)
 from secretvault.config import EnvSecretsSource, SecretsConfig, load_config
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
 from secretvault.crypto.keyring import KeyFiles, check_envelope, check_matches
@@ -339,9 +344,6 @@ class SecretVault(StagedRotation):
             self._key = key
         return self._require_key()
 
-    def _encrypt(self, secret_id: str, version: int, value: str) -> Envelope:
-        return encrypt_value(self._require_key(), secret_id, version, value)
-
     def _new_version(
         self, tx: LocalTransaction, secret_id: str, version: int, value: str, user: str, stage: str
     ) -> StoredVersion:
@@ -359,7 +361,11 @@ class SecretVault(StagedRotation):
                 hint="restart the process with the current master key",
             )
         return StoredVersion(
-            version, self._encrypt(secret_id, version, value), utcnow(), user, stage
+            version,
+            encrypt_value(self._require_key(), secret_id, version, value),
+            utcnow(),
+            user,
+            stage,
         )
 
     # -- create / read -----------------------------------------------------------------------
@@ -951,8 +957,7 @@ class SecretVault(StagedRotation):
             await self.backup(safety, user=user)  # only once the backup proved restorable
             self._backend().restore_from(scratch)
         finally:
-            for suffix in ("", "-wal", "-shm"):
-                scratch.with_name(scratch.name + suffix).unlink(missing_ok=True)
+            remove_database(scratch)
         self._cache.clear()
         self._policy = None
         return safety

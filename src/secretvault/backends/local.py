@@ -132,6 +132,41 @@ _SECRET_COLS = "id, name, secret_type, status, current_version, metadata, delete
 _SECRET_COLS_S = ", ".join("s." + c.strip() for c in _SECRET_COLS.split(","))
 
 
+DB_PARTS = ("", "-wal", "-shm")
+
+
+def remove_database(path: Path) -> None:
+    """Delete a database file with its WAL and shared-memory files."""
+    for suffix in DB_PARTS:
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Consistent copy of ``source`` into a new 0600 file (SQLite backup API).
+
+    Raises ``sqlite3.DatabaseError`` when ``source`` is not a database."""
+    target.touch(mode=0o600, exist_ok=False)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def active_key_id(path: Path) -> str | None:
+    """The active key id of a database's key ring; None when it has none (not a vault)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT key_id FROM keys WHERE status = 'active'").fetchone()
+    except sqlite3.DatabaseError:
+        row = None
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 def run_inline(coro: Any) -> Any:
     """Drive a coroutine over this backend to completion without an event loop.
 
