@@ -7,7 +7,9 @@ from importlib import import_module
 from typing import Any
 
 
-def lazy_exports(package: str, where: dict[str, str], namespace: dict[str, Any]) -> Callable:
+def lazy_exports(
+    package: str, where: dict[str, str], namespace: dict[str, Any]
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` that imports ``package.<where[name]>`` on first access to
     ``name`` and caches the attribute in ``namespace`` (the package's globals)."""
 

@@ -226,9 +226,10 @@ def load_config(
     from secretvault.settings_sources import settings_class
 
     cls = settings_class(app, str(settings_dir))
-    init = {"secrets_management": overrides} if overrides else {}
+    init: dict[str, Any] = {"secrets_management": overrides} if overrides else {}
     try:
-        return cls(**init).secrets_management
+        config: SecretsConfig = cls(**init).secrets_management
+        return config
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc, f"settings ({app})")) from None
 

@@ -108,6 +108,12 @@ class BackendUnavailableError(SecretVaultError):
     exit_code = 10
 
 
+class VersionConflictError(SecretVaultError):
+    """A compare-and-set write lost: another writer changed the secret since it was read."""
+
+    exit_code = 14
+
+
 class AuditError(SecretVaultError):
     """The audit trail could not be written or does not verify."""
 

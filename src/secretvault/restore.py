@@ -1,28 +1,39 @@
 """Restoring the local vault from a backup — verified first, audited with the contents.
 
 A restore never trusts the backup file: it is copied to a scratch database beside the live
-one and opened there as a vault (integrity, schema, master key). A backup made before a
-``rekey`` is brought under the current key with the retired key kept in ``backups/``. The
-``restore`` audit entry is appended to the scratch copy, so it arrives in the same step as the
-contents — a crash can leave the old contents or the new ones, never an unaudited restore.
-Only then is the scratch copy put in place: through SQLite's backup API into the open database
-(online), or by renaming it over a database that cannot be opened (its remains kept aside).
+one and opened there with the vault's own parts (integrity, schema, master key against the
+key ring). A backup made before a ``rekey`` is brought under the current key with the retired
+key kept in ``backups/``. The ``restore`` audit entry is appended to the scratch copy, so it
+arrives in the same step as the contents — a crash can leave the old contents or the new ones,
+never an unaudited restore. Only then is the scratch copy put in place: through SQLite's backup
+API into the open database (online, ``SecretVault.restore``), or by renaming it over a database
+that cannot be opened (``restore_unopenable_vault``; its remains kept aside).
+
+This module sits below the facade: it uses the stores and ``core`` parts, never ``SecretVault``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from secretvault.backends.local import DB_PARTS, active_key_id, copy_database, remove_database
+from secretvault.backends.local import (
+    DB_PARTS,
+    active_key_id,
+    copy_database,
+    local_store,
+    remove_database,
+)
+from secretvault.backends.stores import Stores
 from secretvault.config import SecretsConfig, StorageConfig
+from secretvault.core.access import AccessControl
+from secretvault.core.audit import AuditWriter
+from secretvault.core.cache import ReadCache
+from secretvault.core.keys import KeyManager, rewrap_vault
+from secretvault.core.operations import Operations
 from secretvault.crypto.keys import MasterKey, load_master_key
 from secretvault.errors import MasterKeyError, SecretDecryptionError, SecretNotFoundError
 from secretvault.models import utcnow
-
-if TYPE_CHECKING:
-    from secretvault.vault import SecretVault
 
 
 def _stamp() -> str:
@@ -35,14 +46,6 @@ def _not_a_backup(source: Path, why: str) -> SecretDecryptionError:
     )
 
 
-def _backup_key_id(scratch: Path, source: Path) -> str:
-    """The key id the backup's data is encrypted under; no key ring means not a vault."""
-    key_id = active_key_id(scratch)
-    if not key_id:
-        raise _not_a_backup(source, "it has no key ring")
-    return key_id
-
-
 def _current_key(config: SecretsConfig) -> MasterKey:
     st = config.storage
     return load_master_key(
@@ -50,15 +53,29 @@ def _current_key(config: SecretsConfig) -> MasterKey:
     )
 
 
-async def _open_backup(config: SecretsConfig, scratch: Path, source: Path, app: str) -> SecretVault:
-    """Open the scratch copy as a vault under the current key (re-wrapping an old backup)."""
-    from secretvault.vault import SecretVault
-
-    old_id = _backup_key_id(scratch, source)
-    probe = SecretVault(config.model_copy(update={"storage_path": str(scratch)}), app=app)
+async def _open_scratch(config: SecretsConfig) -> Operations:
+    """The scratch copy opened as a vault under ``config``'s key (MasterKeyError if not)."""
+    stores = Stores.shared(local_store(config))
+    await stores.open(create=False)
     try:
-        await probe.initialize(create=False)
-        return probe
+        keys = KeyManager(config)
+        await keys.load(stores)
+    except BaseException:
+        await stores.close()
+        raise
+    audit = AuditWriter(stores.control, enabled=config.access_log_enabled, key=keys.audit_key)
+    access = AccessControl(stores.control, enabled=False)
+    cache = ReadCache(stores.secrets, enabled=False, ttl_seconds=0)
+    return Operations(stores, keys, audit, access, cache)
+
+
+async def _open_backup(config: SecretsConfig, scratch: Path, source: Path) -> Operations:
+    """Open the scratch copy under the current key, re-wrapping a pre-rekey backup."""
+    old_id = active_key_id(scratch)
+    if not old_id:
+        raise _not_a_backup(source, "it has no key ring")
+    try:
+        return await _open_scratch(config.model_copy(update={"storage_path": str(scratch)}))
     except MasterKeyError:
         retired = Path(config.storage_path).parent / "backups" / f"master.key.{old_id}"
         if not retired.exists():
@@ -67,25 +84,25 @@ async def _open_backup(config: SecretsConfig, scratch: Path, source: Path, app: 
                 "is not here",
                 hint="put that key file in backups/ (rekey keeps retired keys there)",
             ) from None
-    old_cfg = config.model_copy(
-        update={
-            "storage_path": str(scratch),
-            "master_key_path": str(retired),
-            "storage": StorageConfig(),
-        }
+    ops = await _open_scratch(
+        config.model_copy(
+            update={
+                "storage_path": str(scratch),
+                "master_key_path": str(retired),
+                "storage": StorageConfig(),
+            }
+        )
     )
-    probe = SecretVault(old_cfg, app=app)
-    await probe.initialize(create=False)
     try:
-        await probe.rewrap_to(_current_key(config), user="system")
+        await rewrap_vault(ops, _current_key(config), "system")
     except BaseException:
-        await probe.shutdown()
+        await ops.stores.close()
         raise
-    return probe
+    return ops
 
 
 async def prepare_restore(
-    config: SecretsConfig, source: str | Path, *, user: str, note: str, app: str
+    config: SecretsConfig, source: str | Path, *, user: str, note: str
 ) -> Path:
     """A verified copy of ``source`` under the current key, with its restore entry appended."""
     source, live = Path(source), Path(config.storage_path)
@@ -98,19 +115,27 @@ async def prepare_restore(
             copy_database(source, scratch)
         except sqlite3.DatabaseError:
             raise _not_a_backup(source, "not a database, or corrupt") from None
-        probe = await _open_backup(config, scratch, source, app)
+        ops = await _open_backup(config, scratch, source)
         try:
-            await probe.record_restore(user, f"{source.name}; {note}")
+            async with ops.unit() as unit:
+                await ops.audit.append(
+                    unit.control, "restore", user, None, reason=f"{source.name}; {note}"
+                )
         finally:
-            await probe.shutdown()
+            await ops.stores.close()
     except BaseException:
         remove_database(scratch)
         raise
     return scratch
 
 
+def discard_scratch(scratch: Path) -> None:
+    """Remove a scratch copy (with its WAL and shared-memory files) once it was used."""
+    remove_database(scratch)
+
+
 async def restore_unopenable_vault(
-    config: SecretsConfig, source: str | Path, user: str = "system", app: str = "mahavishnu"
+    config: SecretsConfig, source: str | Path, user: str = "system"
 ) -> Path | None:
     """Restore a vault whose database cannot be opened (corrupt or missing) from a backup.
 
@@ -122,7 +147,7 @@ async def restore_unopenable_vault(
     stamp = _stamp()
     damaged = live.with_name(f"{live.name}.damaged-{stamp}")
     scratch = await prepare_restore(
-        config, source, user=user, note=f"previous database kept as {damaged.name}", app=app
+        config, source, user=user, note=f"previous database kept as {damaged.name}"
     )
     moved = False
     for suffix in DB_PARTS:

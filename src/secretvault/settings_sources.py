@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 from pydantic_settings import (
@@ -22,6 +22,9 @@ from pydantic_settings import (
 
 from secretvault.config import DEFAULT_APP, SecretsConfig, expand_env, fold_sections
 from secretvault.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 
 class FoldedSource(PydanticBaseSettingsSource):
@@ -46,7 +49,7 @@ class FoldedSource(PydanticBaseSettingsSource):
 class ExpandingYamlSource(YamlConfigSettingsSource):
     """A YAML layer with ``${VAR}`` expansion and errors that name the file and line."""
 
-    def _read_file(self, file_path: Path) -> dict[str, Any]:
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
         import yaml
 
         try:
@@ -62,7 +65,8 @@ class ExpandingYamlSource(YamlConfigSettingsSource):
             return {}
         if not isinstance(data, dict):
             raise ConfigurationError(f"{file_path}: expected a mapping at the top level")
-        return expand_env(data)
+        expanded: dict[str, Any] = expand_env(data)
+        return expanded
 
 
 class AppSettings(BaseSettings):

@@ -298,7 +298,7 @@ async def test_four_processes_one_vault_no_lost_writes_and_exact_audit(
         snap = SecretVault(vault_config(snap_dir))
         await snap.initialize(create=False)
         try:
-            assert snap.backend.integrity_check() == "ok"
+            assert await snap.integrity_check() == "ok"
             assert (await snap.verify_audit()).ok
             snap_records = await snap.list_secrets()
             assert seeds[0] in {r.name for r in snap_records}
@@ -876,7 +876,7 @@ async def test_restore_while_another_process_keeps_writing(tmp_path: Path) -> No
         after = [a for a in result["acks"] if a[3] > restored_at]
         assert len(after) > 20, "the writer finished before the restore"
 
-        assert vault.backend.integrity_check() == "ok"
+        assert await vault.integrity_check() == "ok"
         assert (await vault.verify_audit()).ok
         for name, version, value, _ in after:
             assert (await vault.get_secret(name, version=version))[0] == value, (name, version)

@@ -1,9 +1,21 @@
-"""The storage Protocol every backend implements, and the plain data it moves.
+"""The two store roles the facade is typed against, and the plain data they move.
 
-A backend stores records, immutable encrypted versions, and opaque audit rows; it never decides
-access, never sees plaintext, never builds audit entries. Audit rows ride in the same transaction
-as the change they record (``Transaction.append_audit``) because DESIGN requires "a read is not
-returned unless its entry is written" — the only way to guarantee that is one commit.
+``docs/architecture.md`` explains the design; this module is its contract.
+
+**Secret store** (every backend: local, postgres, vault, aws, azure) — records, immutable
+versions written with compare-and-set, stage labels (current / previous / pending), soft delete,
+restore, purge and filtered listing. A store declares in ``StoreFeatures`` what it does
+natively; ``SecretVault`` does the rest the same way everywhere.
+
+**Control store** (SQLite locally, PostgreSQL for a fleet) — the audit chain, grants and roles,
+the master-key ring, leases (a rotation in progress), injection bindings and meta values.
+
+A store never decides access, never builds audit entries and, unless it encrypts natively,
+never sees plaintext. Work happens in a *unit* (``Unit``): a secret session and a control
+session that commit together. Where both roles live in one database (``SharedStore``: the
+local backend) the unit is ONE transaction, so a read is never returned before its audit row
+commits. Where they are separate stores the unit commits the secret store first and the audit
+trail second, and the facade returns nothing until the second commit succeeded.
 """
 
 from __future__ import annotations
@@ -12,10 +24,12 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from secretvault.audit.chain import AuditEvent
 from secretvault.crypto.envelope import Envelope
+from secretvault.crypto.keyring import KeyInfo
 from secretvault.models import (
     AccessLogEntry,
     BackendType,
@@ -25,31 +39,58 @@ from secretvault.models import (
     SecretVersionInfo,
 )
 
+#: Stage labels of a version. ``""`` is an older version that no label points at.
+STAGE_CURRENT = "current"
+STAGE_PREVIOUS = "previous"
+STAGE_PENDING = "pending"
+
 
 @dataclass(frozen=True, slots=True)
-class BackendFeatures:
-    """What a store does natively; ``SecretVault`` fills in the rest the same way everywhere."""
+class StoreFeatures:
+    """What a secret store does natively.
+
+    ``native_encryption``: the store encrypts values itself (Vault's barrier, AWS KMS, Azure
+    HSM), so versions carry ``NativeValue`` instead of our envelope and other tools can read
+    them. ``inline_io``: every coroutine of the store completes without suspending (in-process
+    SQLite), so synchronous callers may drive it without an event loop (``secretvault.aio``).
+    """
 
     versions: bool = True
+    stages: bool = True
     soft_delete: bool = True
     tags: bool = True
-    transactional_audit: bool = True
+    native_encryption: bool = False
+    inline_io: bool = False
+
+
+class NativeValue:
+    """A plaintext value on its way to or from a store that encrypts natively.
+
+    Its ``repr`` never shows the value, so a logged ``StoredVersion`` leaks nothing."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "NativeValue(***)"
 
 
 @dataclass(slots=True)
 class StoredVersion:
-    """One immutable encrypted version."""
+    """One immutable version: our envelope, or the value a natively encrypting store keeps."""
 
     version: int
-    envelope: Envelope
+    payload: Envelope | NativeValue
     created_at: datetime
     created_by: str
-    stage: str = "current"
+    stage: str = STAGE_CURRENT
 
 
 @dataclass(slots=True)
 class SecretFilter:
-    """``list_secrets`` filters; None means "any"."""
+    """``list_secrets`` filters; None means "any". Every listed tag must be present."""
 
     status: SecretStatus | None = None
     secret_type: SecretType | None = None
@@ -58,48 +99,261 @@ class SecretFilter:
     environment: str | None = None
 
 
-class Transaction(Protocol):
-    """One atomic unit of work. Everything done through it commits together or not at all."""
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A recorded injection of one secret into a named target (see the injection docs)."""
 
-    async def get(self, name: str) -> SecretRecord | None: ...
+    target: str
+    secret_name: str
+    kind: str
+    spec: str  # JSON: the options the injection was made with (never the value)
+
+
+class SecretSession(Protocol):
+    """The secret-store role inside one unit of work."""
+
+    async def get(self, name: str) -> SecretRecord | None:
+        """The record of ``name`` (metadata, status); None when absent."""
+        ...
 
     async def read(
         self, name: str, version: int | None = None
-    ) -> tuple[SecretRecord, StoredVersion | None] | None: ...
+    ) -> tuple[SecretRecord, StoredVersion | None] | None:
+        """Record and one version (default: current); None when the secret is absent."""
+        ...
 
-    async def get_version(self, secret_id: str, version: int) -> StoredVersion | None: ...
+    async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
+        """One stored version; None when it does not exist (or was pruned)."""
+        ...
 
-    async def create(self, record: SecretRecord, version: StoredVersion) -> None: ...
+    async def max_version(self, secret_id: str) -> int:
+        """Highest version number stored, pending ones included; 0 when none."""
+        ...
+
+    async def create(self, record: SecretRecord, version: StoredVersion) -> None:
+        """Insert a new secret and its first version."""
+        ...
 
     async def add_version(
-        self, record: SecretRecord, version: StoredVersion, max_versions: int
-    ) -> None: ...
+        self, record: SecretRecord, version: StoredVersion, max_versions: int, *, cas: int
+    ) -> None:
+        """Add a version and write ``record``; a ``current`` one demotes the old current to
+        ``previous``. ``cas`` is the current version the caller saw: when the store holds
+        another, nothing is written and ``VersionConflictError`` is raised."""
+        ...
 
-    async def update(self, record: SecretRecord) -> None: ...
+    async def set_stage(self, secret_id: str, version: int, stage: str) -> None:
+        """Move a stage label to ``version`` (rotation: pending → current)."""
+        ...
 
-    async def purge(self, secret_id: str) -> None: ...
+    async def drop_version(self, secret_id: str, version: int) -> None:
+        """Remove a version that never became current (a failed rotation's pending one)."""
+        ...
 
-    async def list(self, flt: SecretFilter) -> list[SecretRecord]: ...
+    async def pending_versions(self) -> list[tuple[str, int]]:
+        """(secret id, version) of every version labelled pending."""
+        ...
 
-    async def versions(self, secret_id: str) -> list[SecretVersionInfo]: ...
+    async def update(self, record: SecretRecord) -> None:
+        """Write status, metadata and deletion timestamps of an existing secret."""
+        ...
 
-    async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent: ...
+    async def purge(self, secret_id: str) -> None:
+        """Hard delete: the secret and every version."""
+        ...
+
+    async def list_records(self, flt: SecretFilter) -> list[SecretRecord]:
+        """Records matching the filter, ordered by name."""
+        ...
+
+    async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
+        """Every stored version of a secret, newest first (no values)."""
+        ...
+
+    async def secret_name(self, secret_id: str) -> str | None:
+        """The name of the secret with this id."""
+        ...
+
+    async def envelopes(self) -> list[tuple[str, int, Envelope]]:
+        """Every version's envelope, for ``rekey``; empty for natively encrypting stores."""
+        ...
+
+    async def rewrap(self, secret_id: str, version: int, env: Envelope) -> None:
+        """Replace one version's envelope (``rekey``)."""
+        ...
+
+    @property
+    def changed(self) -> bool:
+        """True once this session changed a secret (read caches must be dropped)."""
+        ...
 
 
-class SecretBackend(Protocol):
-    """A secret store. Async so remote stores (Vault, AWS, Azure) fit the same shape."""
+class ControlSession(Protocol):
+    """The control-store role inside one unit of work."""
+
+    async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent:
+        """Chain ``entry`` to the newest one (MAC under ``key``) and insert it."""
+        ...
+
+    async def purge_audit_before(self, cutoff: datetime) -> int:
+        """Delete entries older than ``cutoff``, keeping an anchor so the rest verifies."""
+        ...
+
+    async def meta_get(self, key: str) -> str | None:
+        """A value from the meta table (schema version, wrapped audit key, KDF salt…)."""
+        ...
+
+    async def meta_set(self, key: str, value: str) -> None:
+        """Insert or replace a meta value."""
+        ...
+
+    async def keys(self) -> list[KeyInfo]:
+        """The master-key ring, active key first."""
+        ...
+
+    async def add_key(self, key_id: str, check: Envelope) -> None:
+        """Make ``key_id`` the active key; every other key becomes retired."""
+        ...
+
+    async def active_key_id(self) -> str:
+        """Id of the key new versions must be written under ("" before the first key)."""
+        ...
+
+    async def grants(self) -> list[tuple[str, str, str, str]]:
+        """(principal, role, scope type, pattern) of every grant, oldest first."""
+        ...
+
+    async def roles(self) -> list[tuple[str, str]]:
+        """(name, JSON list of access levels) of every custom role."""
+        ...
+
+    async def add_grant(
+        self, principal: str, role: str, scope_type: str, pattern: str, by: str
+    ) -> None:
+        """Store a grant (a duplicate is ignored)."""
+        ...
+
+    async def remove_grants(
+        self, principal: str, role: str | None = None, scope: tuple[str, str] | None = None
+    ) -> int:
+        """Delete ``principal``'s grants, narrowed by role and scope; returns how many."""
+        ...
+
+    async def lease_get(self, name: str) -> str | None:
+        """The owner record of lease ``name`` (e.g. a rotation in progress); None if free."""
+        ...
+
+    async def lease_put(self, name: str, owner: str) -> None:
+        """Record ``owner`` as holding lease ``name``."""
+        ...
+
+    async def lease_drop(self, name: str) -> None:
+        """Release lease ``name`` (absent is fine)."""
+        ...
+
+    async def binding_put(self, binding: Binding) -> None:
+        """Record (or replace) an injection binding of ``binding.secret_name`` into a target."""
+        ...
+
+    async def bindings(
+        self, target: str | None = None, secret_name: str | None = None
+    ) -> list[Binding]:
+        """Bindings, narrowed to one target and/or one secret."""
+        ...
+
+    async def binding_drop(self, target: str, secret_name: str) -> int:
+        """Remove a binding; returns how many were removed (0 or 1)."""
+        ...
+
+
+class Unit(Protocol):
+    """One unit of work over both roles; everything in it commits together or not at all."""
+
+    @property
+    def secrets(self) -> SecretSession: ...
+
+    @property
+    def control(self) -> ControlSession: ...
+
+
+class SecretStore(Protocol):
+    """A secret store. Async so remote stores fit the same shape as the embedded one."""
 
     backend_type: BackendType
-    features: BackendFeatures
+    features: StoreFeatures
+
+    async def open(self, *, create: bool) -> None:
+        """Connect (and when ``create``, create the schema or mount)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (idempotent)."""
+        ...
+
+    async def exists(self) -> bool:
+        """True when the store already holds a vault (so a new master key must not be made)."""
+        ...
+
+    def session(self) -> AbstractAsyncContextManager[SecretSession]:
+        """A unit of work on the secret role alone."""
+        ...
+
+    async def generation(self) -> int:
+        """A counter that changes whenever any process changes a secret (cache invalidation);
+        -1 when the store cannot tell (then nothing is cached)."""
+        ...
+
+    def note_own_write(self) -> None:
+        """This process committed a change: forget any cached generation."""
+        ...
+
+
+class ControlStore(Protocol):
+    """The control store: audit trail, grants, key ring, leases, bindings, meta."""
 
     async def open(self, *, create: bool) -> None: ...
 
     async def close(self) -> None: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+    def transaction(self) -> AbstractAsyncContextManager[ControlSession]:
+        """A unit of work on the control role alone."""
+        ...
 
-    async def generation(self) -> int: ...
+    async def control_generation(self) -> int:
+        """A counter that changes when grants or roles may have changed (policy cache)."""
+        ...
 
     async def audit_entries(
         self, secret_name: str | None = None, after_seq: int = 0
-    ) -> list[AccessLogEntry]: ...
+    ) -> list[AccessLogEntry]:
+        """Audit entries in seq order, optionally for one secret name."""
+        ...
+
+    async def audit_head(self) -> tuple[int, str, str] | None:
+        """(seq, hash, MAC) of the newest entry as recorded at append time; None before any."""
+        ...
+
+    async def audit_anchor(self) -> tuple[int, str]:
+        """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
+        ...
+
+
+class SharedStore(SecretStore, ControlStore, Protocol):
+    """One database that plays both roles, so a unit is one transaction (the local backend)."""
+
+    def unit(self) -> AbstractAsyncContextManager[Unit]: ...
+
+
+@runtime_checkable
+class FileBackedStore(Protocol):
+    """A store that is a file this process can copy: online backup, restore, integrity check.
+
+    Stores served by a server (PostgreSQL, Vault, AWS, Azure) have their own backup tools."""
+
+    path: Path
+
+    def integrity_check(self) -> str: ...
+
+    def backup_to(self, target: Path) -> Path: ...
+
+    def restore_from(self, source: Path) -> None: ...

@@ -32,13 +32,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
-from secretvault.backends.base import BackendFeatures, SecretFilter, StoredVersion
+from secretvault.backends.base import Binding, SecretFilter, StoredVersion, StoreFeatures
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
-from secretvault.errors import BackendUnavailableError, ConfigurationError, InvalidArgumentError
+from secretvault.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    InvalidArgumentError,
+    VersionConflictError,
+)
 from secretvault.models import (
     AccessLogEntry,
     BackendType,
@@ -49,7 +54,11 @@ from secretvault.models import (
     SecretVersionInfo,
 )
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from secretvault.config import SecretsConfig
+
+SCHEMA_VERSION = 2
+# v2: leases (rotations in progress, moved out of meta) and injection bindings.
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,7 +83,18 @@ CREATE TABLE IF NOT EXISTS grants (
   scope_type TEXT NOT NULL, pattern TEXT NOT NULL, created_at TEXT NOT NULL,
   created_by TEXT NOT NULL, UNIQUE (principal, role, scope_type, pattern));
 CREATE TABLE IF NOT EXISTS roles (name TEXT PRIMARY KEY, levels TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bindings (
+  target TEXT NOT NULL, secret_name TEXT NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL,
+  PRIMARY KEY (target, secret_name));
 """
+
+# Schema v1 kept rotation owners in meta as ``rotation:<id>:<version>``.
+_MIGRATE_V1 = (
+    "INSERT OR REPLACE INTO leases(name, owner) SELECT key, value FROM meta "
+    "WHERE key LIKE 'rotation:%'",
+    "DELETE FROM meta WHERE key LIKE 'rotation:%'",
+)
 
 _LOCK_WORDS = ("locked", "busy")
 
@@ -85,6 +105,11 @@ def _ts(value: datetime | None) -> str | None:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _when(value: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    return datetime.fromisoformat(value)
 
 
 _TYPES = {t.value: t for t in SecretType}
@@ -167,27 +192,26 @@ def active_key_id(path: Path) -> str | None:
     return row[0] if row else None
 
 
-def run_inline(coro: Any) -> Any:
-    """Drive a coroutine over this backend to completion without an event loop.
-
-    Every await in the local backend completes at once (SQLite calls run inline), so its
-    coroutines never suspend. Synchronous code (admin paths, the CLI's fast ``get``) can run
-    them directly; the CLI so avoids importing asyncio (~40 ms of a 200 ms budget).
-    """
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise RuntimeError("a local-backend coroutine suspended; run it under asyncio instead")
-
-
 class LocalTransaction:
-    """A unit of work on the SQLite connection (see ``LocalBackend.transaction``)."""
+    """One SQLite transaction, playing both store roles: it is the ``Unit``, its secret
+    session and its control session at once, which is how the audit row of an operation
+    commits with the operation (see ``LocalBackend.unit``)."""
+
+    __slots__ = ("changed", "conn")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.changed = False
+
+    @property
+    def secrets(self) -> LocalTransaction:
+        """The secret-store role of this unit: this same transaction."""
+        return self
+
+    @property
+    def control(self) -> LocalTransaction:
+        """The control-store role of this unit: this same transaction."""
+        return self
 
     def _bump(self) -> None:
         if not self.changed:
@@ -218,7 +242,7 @@ class LocalTransaction:
         if v is None:
             return _record(row[:8]), None
         env = Envelope(ct, nonce, salt, kid)
-        return _record(row[:8], env), StoredVersion(v, env, _dt(created_at), created_by, stage)
+        return _record(row[:8], env), StoredVersion(v, env, _when(created_at), created_by, stage)
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         """One stored version; None when it does not exist (or was pruned)."""
@@ -230,16 +254,18 @@ class LocalTransaction:
         if row is None:
             return None
         v, ct, nonce, salt, kid, created_at, created_by, stage = row
-        return StoredVersion(v, Envelope(ct, nonce, salt, kid), _dt(created_at), created_by, stage)
+        return StoredVersion(
+            v, Envelope(ct, nonce, salt, kid), _when(created_at), created_by, stage
+        )
 
-    def max_version(self, secret_id: str) -> int:
+    async def max_version(self, secret_id: str) -> int:
         """Highest version number stored (pending ones included); 0 when none."""
         row = self.conn.execute(
             "SELECT MAX(version) FROM versions WHERE secret_id = ?", (secret_id,)
         ).fetchone()
         return row[0] or 0
 
-    def active_key_id(self) -> str:
+    async def active_key_id(self) -> str:
         """Id of the key new versions must be written under."""
         row = self.conn.execute("SELECT key_id FROM keys WHERE status = 'active'").fetchone()
         return row[0] if row else ""
@@ -263,7 +289,9 @@ class LocalTransaction:
         self._bump()
 
     def _insert_version(self, secret_id: str, version: StoredVersion) -> None:
-        env = version.envelope
+        env = version.payload
+        if not isinstance(env, Envelope):
+            raise TypeError("the local store keeps envelopes only")  # a facade bug, not input
         self.conn.execute(
             "INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?)",
             (
@@ -280,9 +308,19 @@ class LocalTransaction:
         )
 
     async def add_version(
-        self, record: SecretRecord, version: StoredVersion, max_versions: int
+        self, record: SecretRecord, version: StoredVersion, max_versions: int, *, cas: int
     ) -> None:
-        """Add a version. A ``current`` one demotes the old current to ``previous``."""
+        """Add a version. A ``current`` one demotes the old current to ``previous``. Refused
+        with ``VersionConflictError`` unless the stored current version is ``cas``."""
+        row = self.conn.execute(
+            "SELECT current_version FROM secrets WHERE id = ?", (record.id,)
+        ).fetchone()
+        if row is None or row[0] != cas:
+            raise VersionConflictError(
+                f"secret {record.name!r} is at version {row[0] if row else 'none'}, "
+                f"not {cas}: another writer changed it",
+                hint="read it again and retry",
+            )
         if version.stage == "current":
             self.conn.execute(
                 "UPDATE versions SET stage = '' WHERE secret_id = ? AND stage = 'previous'",
@@ -355,7 +393,7 @@ class LocalTransaction:
         self.conn.execute("DELETE FROM secrets WHERE id = ?", (secret_id,))
         self._bump()
 
-    async def list(self, flt: SecretFilter) -> list[SecretRecord]:
+    async def list_records(self, flt: SecretFilter) -> list[SecretRecord]:
         """Records matching the filter, by name. Tags must all be present."""
         sql, args = f"SELECT {_SECRET_COLS} FROM secrets WHERE 1=1", []
         if flt.status is not None:
@@ -386,7 +424,7 @@ class LocalTransaction:
             (secret_id,),
         ).fetchall()
         return [
-            SecretVersionInfo(version=v, created_at=_dt(c), created_by=b, stage=s, key_id=k)
+            SecretVersionInfo(version=v, created_at=_when(c), created_by=b, stage=s, key_id=k)
             for v, c, b, s, k in rows
         ]
 
@@ -416,7 +454,7 @@ class LocalTransaction:
             ),
         )
         head = f"{entry.seq}:{entry.entry_hash}:{head_mac(key, entry.seq, entry.entry_hash)}"
-        self.meta_set("audit_head", head)
+        self._meta_set("audit_head", head)
         return entry
 
     def _anchor(self) -> tuple[int, str]:
@@ -427,7 +465,7 @@ class LocalTransaction:
         )
         return int(rows.get("audit_anchor_seq", 0)), rows.get("audit_anchor_hash", GENESIS)
 
-    def purge_audit_before(self, cutoff: datetime) -> int:
+    async def purge_audit_before(self, cutoff: datetime) -> int:
         """Delete entries older than ``cutoff``; the anchor (seq and hash of the last one
         deleted) keeps the rest verifiable. The caller appends its own record in this same
         transaction, so history never disappears unaudited."""
@@ -439,26 +477,32 @@ class LocalTransaction:
             return 0
         seq, h = row
         n = self.conn.execute("DELETE FROM audit WHERE seq <= ?", (seq,)).rowcount
-        self.meta_set("audit_anchor_seq", str(seq))
-        self.meta_set("audit_anchor_hash", h)
+        self._meta_set("audit_anchor_seq", str(seq))
+        self._meta_set("audit_anchor_hash", h)
         return n
 
     # -- meta, key ring, grants: used by the vault's admin operations -------------------------
 
-    def meta_get(self, key: str) -> str | None:
+    async def meta_get(self, key: str) -> str | None:
         """A value from the meta table."""
+        return self._meta_get(key)
+
+    async def meta_set(self, key: str, value: str) -> None:
+        """Insert or replace a meta value."""
+        self._meta_set(key, value)
+
+    def _meta_get(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def meta_set(self, key: str, value: str) -> None:
-        """Insert or replace a meta value."""
+    def _meta_set(self, key: str, value: str) -> None:
         self.conn.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
 
-    def keys(self) -> list[KeyInfo]:
+    async def keys(self) -> list[KeyInfo]:
         """The key ring, active key first."""
         rows = self.conn.execute(
             "SELECT key_id, status, created_at, check_ct, check_nonce, check_salt FROM keys "
@@ -466,7 +510,7 @@ class LocalTransaction:
         ).fetchall()
         return [KeyInfo(k, s, c, Envelope(ct, n, salt, k)) for k, s, c, ct, n, salt in rows]
 
-    def add_key(self, key_id: str, check: Envelope) -> None:
+    async def add_key(self, key_id: str, check: Envelope) -> None:
         """Make ``key_id`` the active key; every other key becomes retired."""
         self.conn.execute("UPDATE keys SET status = 'retired' WHERE status = 'active'")
         self.conn.execute(
@@ -474,14 +518,14 @@ class LocalTransaction:
             (key_id, datetime.now(UTC).isoformat(), check.ciphertext, check.nonce, check.salt),
         )
 
-    def all_versions(self) -> list[tuple[str, int, Envelope]]:
+    async def envelopes(self) -> list[tuple[str, int, Envelope]]:
         """Every stored version's envelope (for rekey)."""
         rows = self.conn.execute(
             "SELECT secret_id, version, ciphertext, nonce, salt, key_id FROM versions"
         ).fetchall()
         return [(s, v, Envelope(ct, n, salt, k)) for s, v, ct, n, salt, k in rows]
 
-    def rewrap(self, secret_id: str, version: int, env: Envelope) -> None:
+    async def rewrap(self, secret_id: str, version: int, env: Envelope) -> None:
         """Replace one version's envelope (rekey)."""
         self.conn.execute(
             "UPDATE versions SET ciphertext = ?, nonce = ?, salt = ?, key_id = ? "
@@ -490,28 +534,74 @@ class LocalTransaction:
         )
         self._bump()
 
-    def meta_delete(self, key: str) -> None:
-        """Remove a meta value (absent is fine)."""
-        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+    # -- leases and injection bindings -------------------------------------------------------
 
-    def secret_name(self, secret_id: str) -> str | None:
+    async def lease_get(self, name: str) -> str | None:
+        """The owner record of lease ``name``; None when nobody holds it."""
+        row = self.conn.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    async def lease_put(self, name: str, owner: str) -> None:
+        """Record ``owner`` as holding lease ``name`` (replacing a previous holder)."""
+        self.conn.execute(
+            "INSERT INTO leases(name, owner) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner",
+            (name, owner),
+        )
+
+    async def lease_drop(self, name: str) -> None:
+        """Release lease ``name`` (absent is fine)."""
+        self.conn.execute("DELETE FROM leases WHERE name = ?", (name,))
+
+    async def binding_put(self, binding: Binding) -> None:
+        """Record (or replace) an injection binding."""
+        self.conn.execute(
+            "INSERT INTO bindings(target, secret_name, kind, spec) VALUES (?,?,?,?) "
+            "ON CONFLICT(target, secret_name) DO UPDATE SET kind = excluded.kind, "
+            "spec = excluded.spec",
+            (binding.target, binding.secret_name, binding.kind, binding.spec),
+        )
+
+    async def bindings(
+        self, target: str | None = None, secret_name: str | None = None
+    ) -> list[Binding]:
+        """Bindings, narrowed to one target and/or one secret, by target then name."""
+        sql, args = "SELECT target, secret_name, kind, spec FROM bindings WHERE 1=1", []
+        if target is not None:
+            sql += " AND target = ?"
+            args.append(target)
+        if secret_name is not None:
+            sql += " AND secret_name = ?"
+            args.append(secret_name)
+        rows = self.conn.execute(sql + " ORDER BY target, secret_name", args).fetchall()
+        return [Binding(*row) for row in rows]
+
+    async def binding_drop(self, target: str, secret_name: str) -> int:
+        """Remove one binding; returns how many rows went (0 or 1)."""
+        return self.conn.execute(
+            "DELETE FROM bindings WHERE target = ? AND secret_name = ?", (target, secret_name)
+        ).rowcount
+
+    async def secret_name(self, secret_id: str) -> str | None:
         """The name of the secret with this id."""
         row = self.conn.execute("SELECT name FROM secrets WHERE id = ?", (secret_id,)).fetchone()
         return row[0] if row else None
 
     # -- RBAC storage: grants and custom roles (the policy itself lives in access/) ----------
 
-    def grants(self) -> list[tuple[str, str, str, str]]:
+    async def grants(self) -> list[tuple[str, str, str, str]]:
         """(principal, role, scope type, pattern) of every grant, oldest first."""
         return self.conn.execute(
             "SELECT principal, role, scope_type, pattern FROM grants ORDER BY id"
         ).fetchall()
 
-    def roles(self) -> list[tuple[str, str]]:
+    async def roles(self) -> list[tuple[str, str]]:
         """(name, JSON list of levels) of every custom role."""
         return self.conn.execute("SELECT name, levels FROM roles").fetchall()
 
-    def add_grant(self, principal: str, role: str, scope_type: str, pattern: str, by: str) -> None:
+    async def add_grant(
+        self, principal: str, role: str, scope_type: str, pattern: str, by: str
+    ) -> None:
         """Store a grant (a duplicate is ignored)."""
         self.conn.execute(
             "INSERT OR IGNORE INTO grants (principal, role, scope_type, pattern, created_at, "
@@ -520,7 +610,7 @@ class LocalTransaction:
         )
         self._bump()
 
-    def remove_grants(
+    async def remove_grants(
         self, principal: str, role: str | None = None, scope: tuple[str, str] | None = None
     ) -> int:
         """Delete ``principal``'s grants, narrowed by role and (scope type, pattern)."""
@@ -572,10 +662,11 @@ class _TxContext:
 
 
 class LocalBackend:
-    """Encrypted SQLite store (``default_backend: local``)."""
+    """Encrypted SQLite store (``default_backend: local``): secret store and control store in
+    one file, so every operation is one transaction."""
 
     backend_type = BackendType.LOCAL
-    features = BackendFeatures()
+    features = StoreFeatures(inline_io=True)
 
     def __init__(
         self, path: str | Path, *, busy_timeout_ms: int = 15000, durability: str = "normal"
@@ -596,7 +687,7 @@ class LocalBackend:
             raise BackendUnavailableError("the vault is not initialized; call initialize() first")
         return self._conn
 
-    def exists(self) -> bool:
+    async def exists(self) -> bool:
         """True when the database file exists (so a new key must not be generated)."""
         return self.path.exists()
 
@@ -665,6 +756,13 @@ class LocalBackend:
                     f"({SCHEMA_VERSION})",
                     hint="upgrade secretvault",
                 )
+            elif int(row[0]) < SCHEMA_VERSION:
+                if int(row[0]) == 1:
+                    for stmt in _MIGRATE_V1:
+                        conn.execute(stmt)
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,)
+                )
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             if conn.in_transaction:
@@ -716,9 +814,13 @@ class LocalBackend:
         """Take the write lock (retrying on contention)."""
         self.with_retry(lambda: conn.execute("BEGIN IMMEDIATE"))
 
-    def transaction(self) -> _TxContext:
-        """An atomic unit of work: ``async with backend.transaction() as tx``."""
+    def unit(self) -> _TxContext:
+        """An atomic unit of work over both roles: ``async with backend.unit() as tx``."""
         return _TxContext(self)
+
+    # One transaction serves each role alone too (SecretStore.session, ControlStore.transaction).
+    session = unit
+    transaction = unit
 
     @contextmanager
     def sync_transaction(self) -> Iterator[LocalTransaction]:
@@ -753,6 +855,10 @@ class LocalBackend:
         """Forget the cached generation after this connection committed a change."""
         self._generation = -1
 
+    async def control_generation(self) -> int:
+        """Grants and roles bump the same counter as secrets (one ``meta`` row)."""
+        return await self.generation()
+
     # -- audit queries ---------------------------------------------------------------------
 
     async def audit_entries(
@@ -772,15 +878,15 @@ class LocalBackend:
             raise self.storage_error(exc) from None
         return [_audit_entry(r) for r in rows]
 
-    def audit_head(self) -> tuple[int, str, str] | None:
+    async def audit_head(self) -> tuple[int, str, str] | None:
         """(seq, hash, MAC) of the newest entry as recorded at append time; None before any."""
-        value = LocalTransaction(self.connection).meta_get("audit_head")
+        value = LocalTransaction(self.connection)._meta_get("audit_head")
         if value is None:
             return None
         seq, h, mac = value.split(":")
         return int(seq), h, mac
 
-    def audit_anchor(self) -> tuple[int, str]:
+    async def audit_anchor(self) -> tuple[int, str]:
         """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
         return LocalTransaction(self.connection)._anchor()
 
@@ -788,7 +894,7 @@ class LocalBackend:
 
     def integrity_check(self) -> str:
         """SQLite's own integrity check ("ok" when healthy)."""
-        return self.connection.execute("PRAGMA integrity_check").fetchone()[0]
+        return str(self.connection.execute("PRAGMA integrity_check").fetchone()[0])
 
     def backup_to(self, target: Path) -> Path:
         """Online, consistent copy of the live database (SQLite backup API), mode 0600."""
@@ -826,3 +932,10 @@ class LocalBackend:
                 (before,),
             )
         self.note_own_write()
+
+
+def local_store(config: SecretsConfig) -> LocalBackend:
+    """The registry's factory for ``default_backend: local`` (``storage_path`` and friends)."""
+    return LocalBackend(
+        config.storage_path, busy_timeout_ms=config.busy_timeout_ms, durability=config.durability
+    )

@@ -9,6 +9,7 @@ import typer
 from secretvault.cli.common import echo_json, options, run
 
 if TYPE_CHECKING:
+    from secretvault.access.rbac import Grant
     from secretvault.vault import SecretVault
 
 app = typer.Typer(
@@ -28,7 +29,7 @@ def grant(
     """Grant PRINCIPAL a ROLE on SCOPE. Needs admin once any admin grant exists."""
     user = options(ctx).user
 
-    async def go(vault: SecretVault):
+    async def go(vault: SecretVault) -> Grant:
         return await vault.grant(principal, role, scope, user=user)
 
     g = run(ctx, go)
@@ -55,7 +56,7 @@ def revoke(
 def list_grants(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show every grant."""
 
-    async def go(vault: SecretVault):
+    async def go(vault: SecretVault) -> list[Grant]:
         return await vault.list_grants()
 
     grants = run(ctx, go)

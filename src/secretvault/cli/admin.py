@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from secretvault.cli.common import guard, options, run
+from secretvault.cli.common import Options, guard, options, run
 
 if TYPE_CHECKING:
     from secretvault.vault import SecretVault
@@ -102,7 +102,7 @@ def cmd_doctor(ctx: typer.Context) -> None:
     raise typer.Exit(1 if problems else 0)
 
 
-async def _check_open(opts) -> tuple[bool, str]:
+async def _check_open(opts: Options) -> tuple[bool, str]:
     from secretvault.errors import SecretVaultError
     from secretvault.vault import SecretVault
 
@@ -112,7 +112,7 @@ async def _check_open(opts) -> tuple[bool, str]:
     except SecretVaultError as exc:
         return False, f"opening the vault: {exc}"
     try:
-        integrity = vault.backend.integrity_check()
+        integrity = await vault.integrity_check()
         if integrity != "ok":
             return False, f"database integrity: {integrity}"
         chain = await vault.verify_audit()

@@ -10,6 +10,8 @@ import typer
 from secretvault.cli.common import echo_json, fail, options, run
 
 if TYPE_CHECKING:
+    from secretvault.audit.chain import ChainReport
+    from secretvault.models import AccessLog
     from secretvault.vault import SecretVault
 
 app = typer.Typer(help="The audit trail: log, verify, export, purge.", no_args_is_help=True)
@@ -25,7 +27,7 @@ def log(
     """Show audit entries: time, user, action, secret, success, reason."""
     user = options(ctx).user
 
-    async def go(vault: SecretVault):
+    async def go(vault: SecretVault) -> AccessLog:
         return await vault.get_access_log(name, user=user)
 
     access_log = run(ctx, go)
@@ -51,7 +53,7 @@ def log(
 def verify(ctx: typer.Context) -> None:
     """Check the hash chain: exit 11 if any entry was edited, deleted, inserted or reordered."""
 
-    async def go(vault: SecretVault):
+    async def go(vault: SecretVault) -> ChainReport:
         return await vault.verify_audit()
 
     report = run(ctx, go)
@@ -73,7 +75,7 @@ def export(
     """Export entries as JSON lines for a SIEM (no values are ever in entries)."""
     user = options(ctx).user
 
-    async def go(vault: SecretVault):
+    async def go(vault: SecretVault) -> AccessLog:
         return await vault.get_access_log(name, user=user)
 
     entries = run(ctx, go).entries

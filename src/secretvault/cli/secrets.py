@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -13,6 +13,7 @@ from secretvault.cli.common import echo_json, fail, options, read_value, run
 from secretvault.models import SecretStatus, SecretType
 
 if TYPE_CHECKING:
+    from secretvault.models import RotationResult, SecretRecord, SecretVersionInfo
     from secretvault.vault import SecretVault
 
 FROM_FILE = typer.Option(None, "--from-file", help="Read the value from this file.")
@@ -85,7 +86,7 @@ def cmd_list(
     """List secrets (names and metadata, never values)."""
     user = options(ctx).user
 
-    async def go(vault: SecretVault) -> list:
+    async def go(vault: SecretVault) -> list[SecretRecord]:
         return await vault.list_secrets(status, secret_type, tag, service, environment, user)
 
     records = run(ctx, go)
@@ -116,7 +117,7 @@ def cmd_history(
     """List the stored versions of a secret (newest first)."""
     user = options(ctx).user
 
-    async def go(vault: SecretVault) -> list:
+    async def go(vault: SecretVault) -> list[SecretVersionInfo]:
         return await vault.history(name, user=user)
 
     versions = run(ctx, go)
@@ -151,7 +152,7 @@ def cmd_update(
     """Write a new version of a secret, and/or change its metadata."""
     user = options(ctx).user
     value = None if metadata_only else read_value(from_file, stdin, "New value")
-    meta = dict(
+    meta: dict[str, Any] = dict(
         status=status,
         description=description,
         tags=tag or None,
@@ -192,7 +193,7 @@ def cmd_rotate(
     explicit = from_file is not None or stdin or not generate
     new_value = read_value(from_file, stdin, "New value") if explicit else None
 
-    async def go(vault: SecretVault):
+    async def go(vault: SecretVault) -> RotationResult:
         return await vault.rotate_secret(name, new_value, verify, rollback, user=user)
 
     result = run(ctx, go)
@@ -245,6 +246,7 @@ def cmd_restore(
         if from_backup is not None:
             saved = await vault.restore(from_backup, user=user)
             return f"restored vault from {from_backup}; previous state saved as {saved}"
+        assert name is not None  # checked above: NAME or --from-backup
         await vault.restore_secret(name, user=user)
         return f"restored {name}"
 
@@ -284,7 +286,7 @@ def _restore_damaged(ctx: typer.Context, source: Path) -> str:
     opts = options(ctx)
     damaged = guard(
         opts,
-        lambda: asyncio.run(restore_unopenable_vault(opts.config(), source, opts.user, opts.app)),
+        lambda: asyncio.run(restore_unopenable_vault(opts.config(), source, opts.user)),
     )
     kept = f"; the damaged database is kept as {damaged}" if damaged else ""
     return f"restored vault from {source}{kept}"
@@ -307,6 +309,7 @@ def cmd_purge(
         if expired:
             gone = await vault.purge_expired_deletions(user=user)
             return f"purged {len(gone)} secret(s)" + (f": {', '.join(gone)}" if gone else "")
+        assert name is not None  # checked above: NAME or --expired
         await vault.purge_secret(name, user=user)
         return f"purged {name}"
 

@@ -35,8 +35,7 @@ async def open_vault(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
     yield opener
     for vault in opened:
-        if vault.backend is not None:
-            await vault.shutdown()
+        await vault.shutdown()
 
 
 @pytest.fixture

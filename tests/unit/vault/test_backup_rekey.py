@@ -152,6 +152,7 @@ async def test_restore_backup_made_under_another_key(tmp_path: Path, open_vault)
     await other.initialize()
     await other.store_secret(SecretType.API_KEY, "foreign", "value-1234567890")
     foreign_backup = await other.backup()
+    other_key_id = other.key_id
     await other.shutdown()
 
     vault = await open_vault()
@@ -159,7 +160,7 @@ async def test_restore_backup_made_under_another_key(tmp_path: Path, open_vault)
     before = _snapshot(vault)
     with pytest.raises(MasterKeyError) as info:
         await vault.restore(foreign_backup)
-    assert other.key_id in str(info.value)
+    assert other_key_id in str(info.value)
     assert _snapshot(vault) == before
     with pytest.raises(SecretNotFoundError):
         await vault.get_secret("foreign")
@@ -293,8 +294,7 @@ async def test_rekey_crash_after_commit_is_completed(
     nxt = key_path.with_name(key_path.name + ".next")
     assert nxt.exists() and read_key_file(key_path).key_id == old.key_id  # the crash state
     new_id = read_key_file(nxt).key_id
-    await a.backend.close()
-    a.backend = None
+    await a.stores.close()
 
     b = await open_vault()
     assert b.key_id == new_id

@@ -769,8 +769,7 @@ async def test_crash_between_staging_and_promotion_is_rolled_back(open_vault) ->
     with pytest.raises(SecretNotFoundError):
         await a.get_secret("crash", version=2)
     assert (await a.get_secret("crash"))[0] == old
-    await a.backend.close()  # the "crashed" process goes away without cleaning up
-    a.backend = None
+    await a.stores.close()  # the "crashed" process goes away without cleaning up
 
     b = await open_vault()
     value, rec = await b.get_secret("crash")
@@ -819,7 +818,7 @@ async def test_live_rotation_left_alone_until_its_owner_dies(open_vault) -> None
     conn = raw_db(a)
     try:
         n = conn.execute(
-            "UPDATE meta SET value = ? WHERE key LIKE 'rotation:%'", (dead_owner(),)
+            "UPDATE leases SET owner = ? WHERE name LIKE 'rotation:%'", (dead_owner(),)
         ).rowcount
     finally:
         conn.close()
@@ -860,7 +859,7 @@ async def test_cache_invalidated_by_other_instance(open_vault) -> None:
     await a.store_secret(SecretType.API_KEY, "cached", v1)
     assert (await a.get_secret("cached"))[0] == v1
     assert (await a.get_secret("cached"))[0] == v1  # served from a's cache
-    assert a._cache, "the cache should hold the value after a read"
+    assert a.ops.cache.entries, "the cache should hold the value after a read"
     await b.update_secret("cached", v2)
     assert (await a.get_secret("cached"))[0] == v2
     await b.revoke_secret("cached")

@@ -43,23 +43,18 @@ async def stage_pending_rotation(
 ) -> int:
     """Do what ``rotate_secret`` does before verification (stage a pending version, mark the
     secret ROTATING) and stop there, as a process killed mid-rotation would."""
-    from secretvault.models import AccessLevel, SecretStatus
-    from secretvault.rotation.staged import next_version as _next_version
+    from secretvault.models import AccessLevel
+    from secretvault.rotation.staged import rotation_lease
 
     staged: dict[str, int] = {}
 
-    async def stage(tx: Any, record: Any) -> None:
-        new = await _next_version(tx, record)
-        await tx.add_version(
-            record, vault._new_version(tx, record.id, new, value, "crash", "pending"), 0
-        )
-        record.status = SecretStatus.ROTATING
-        await tx.update(record)
+    async def stage(unit: Any, record: Any) -> None:
+        new = await vault.rotation.stage(unit, record, value, "crash")
         staged["new"] = new
         # the owner record rotate_secret leaves, naming a process that no longer exists
-        tx.meta_set(f"rotation:{record.id}:{new}", owner or dead_owner())
+        await unit.control.lease_put(rotation_lease(record.id, new), owner or dead_owner())
 
-    await vault._mutate("rotate_start", name, "crash", AccessLevel.WRITE, stage)
+    await vault.ops.mutate("rotate_start", name, "crash", AccessLevel.WRITE, stage)
     return staged["new"]
 
 
