@@ -22,9 +22,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
+## lint: ruff (style), mypy --strict (types, config in pyproject.toml), import-linter (layers)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist src/*.egg-info

@@ -804,12 +804,13 @@ def profile(args: argparse.Namespace) -> None:
             prof.disable()
             # Second pass without cProfile: time each SQL statement (reaches into the backend's
             # private connection; bench-only).
-            timer = _SqlTimer(vault.backend._conn)
-            vault.backend._conn = timer
+            store: Any = vault.stores.secrets  # the local backend: one SQLite connection
+            timer = _SqlTimer(store._conn)
+            store._conn = timer
             try:
                 plain = await _time_async(args.n, lambda i: vault.get_secret(names[i % 100]))
             finally:
-                vault.backend._conn = timer._conn
+                store._conn = timer._conn
         finally:
             await vault.shutdown()
         return pstats.Stats(prof, stream=io.StringIO()), plain, timer

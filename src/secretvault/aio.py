@@ -1,9 +1,10 @@
 """Driving the vault's coroutines from synchronous code.
 
-The CLI's plain ``get`` must start fast, and importing asyncio costs about 40 ms of it. When the
-configured store declares ``StoreFeatures.inline_io`` (its coroutines never suspend: in-process
-SQLite), ``drive`` runs the coroutine by hand; any other store gets ``asyncio.run``. A store that
-declares inline I/O and then suspends is a bug in that store, reported as such.
+The CLI's plain ``get`` must start fast, and importing asyncio costs about 40 ms of it. When
+the configured store's registry entry declares ``inline_io`` (its coroutines never suspend:
+in-process SQLite), ``drive`` runs the coroutine by hand; any other store gets
+``asyncio.run``. A store that declares inline I/O and then suspends is a bug in that store,
+reported as such.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class ExpandingYamlSource(YamlConfigSettingsSource):
         import yaml
 
         try:
-            data = super()._read_file(file_path)
+            data: object = super()._read_file(file_path)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
@@ -63,7 +63,7 @@ class ExpandingYamlSource(YamlConfigSettingsSource):
             ) from None
         if data is None:
             return {}
-        if not isinstance(data, dict):
+        if not isinstance(data, dict):  # a YAML file may hold a list or a scalar
             raise ConfigurationError(f"{file_path}: expected a mapping at the top level")
         expanded: dict[str, Any] = expand_env(data)
         return expanded

@@ -47,20 +47,16 @@ STAGE_PENDING = "pending"
 
 @dataclass(frozen=True, slots=True)
 class StoreFeatures:
-    """What a secret store does natively.
+    """What a secret store does natively that changes what the facade does.
 
     ``native_encryption``: the store encrypts values itself (Vault's barrier, AWS KMS, Azure
     HSM), so versions carry ``NativeValue`` instead of our envelope and other tools can read
-    them. ``inline_io``: every coroutine of the store completes without suspending (in-process
-    SQLite), so synchronous callers may drive it without an event loop (``secretvault.aio``).
+    them; ``KeyManager`` reads this. A flag is added here when the facade needs to read it —
+    versions, stages and soft delete are part of every store's contract, mapped natively
+    where the store has them (each backend's docstring says how).
     """
 
-    versions: bool = True
-    stages: bool = True
-    soft_delete: bool = True
-    tags: bool = True
     native_encryption: bool = False
-    inline_io: bool = False
 
 
 class NativeValue:
@@ -299,12 +295,8 @@ class SecretStore(Protocol):
         ...
 
     async def generation(self) -> int:
-        """A counter that changes whenever any process changes a secret (cache invalidation);
-        -1 when the store cannot tell (then nothing is cached)."""
-        ...
-
-    def note_own_write(self) -> None:
-        """This process committed a change: forget any cached generation."""
+        """A counter that changes whenever any process — this one included — changes a
+        secret (cache invalidation); -1 when the store cannot tell (then nothing is cached)."""
         ...
 
 

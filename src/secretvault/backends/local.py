@@ -659,6 +659,8 @@ class _TxContext:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if self.tx is not None and self.tx.changed:
+            self.backend.note_own_write()
 
 
 class LocalBackend:
@@ -666,7 +668,7 @@ class LocalBackend:
     one file, so every operation is one transaction."""
 
     backend_type = BackendType.LOCAL
-    features = StoreFeatures(inline_io=True)
+    features = StoreFeatures()
 
     def __init__(
         self, path: str | Path, *, busy_timeout_ms: int = 15000, durability: str = "normal"

@@ -188,5 +188,4 @@ async def rewrap_vault(ops: Operations, new: MasterKey, user: str) -> None:
         await ops.audit.append(
             unit.control, "rekey", user, None, reason=f"{old_id} -> {new.key_id}"
         )
-    ops.stores.secrets.note_own_write()
     ops.keys.adopt(new)

@@ -73,11 +73,11 @@ class Operations:
     async def record_failure(
         self, action: str, user: str, name: str | None, err: BaseException, source_ip: str | None
     ) -> None:
-        """Audit a denied or failed operation in a unit of its own."""
-        async with self.unit() as unit:
-            await self.audit.append(
-                unit.control, action, user, name, False, failure_reason(err), source_ip
-            )
+        """Audit a denied or failed operation in a control transaction of its own (which
+        works while a separate secret store is down)."""
+        async with self.stores.control.transaction() as ctl:
+            await self.audit.flush_into(ctl)
+            await self.audit.append(ctl, action, user, name, False, failure_reason(err), source_ip)
 
     async def run(
         self,
@@ -194,7 +194,6 @@ class _OperationUnit:
     ) -> None:
         await self.ctx.__aexit__(exc_type, exc, tb)
         if exc_type is None and self.unit.secrets.changed:
-            self.ops.stores.secrets.note_own_write()
             self.ops.cache.clear()
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from secretvault.models import SecretFinding, SecretType, Severity
 from secretvault.scanning import filters, generic
@@ -27,6 +28,9 @@ from secretvault.scanning.engine import (
     make_engine,
 )
 from secretvault.scanning.rules.base import Rule
+
+if TYPE_CHECKING:
+    from secretvault.scanning.manifest import RuleStub
 
 Hit = tuple[CompiledRule, int, int, int, "bytes | None"]  # rule, line start, start, end, name
 CHUNK_SIZE = 8 * 1024 * 1024
@@ -105,7 +109,7 @@ class RawMatch:
         )
 
 
-def _priority(m: RawMatch) -> tuple[int, int, float, int, int]:
+def _priority(m: RawMatch) -> tuple[int, int, int, float, int]:
     return (
         0 if m.known_secret else 1,
         1 if m.generic else 0,
@@ -174,6 +178,7 @@ class Scanner:
         use_cache: bool = True,
     ) -> None:
         loader = None
+        infos: Sequence[Rule | RuleStub]
         if rules is None:
             from secretvault.scanning.manifest import default_rules
 

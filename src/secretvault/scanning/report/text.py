@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable
 
 from secretvault.models import SecretFinding, SecretScanReport, Severity
 
@@ -45,13 +46,14 @@ def to_text(report: SecretScanReport, *, color: bool = False) -> str:
         from rich.text import Text
 
         console = Console(file=buf, force_terminal=True, width=120, highlight=False)
-        emit = console.print
+        emit: Callable[..., None] = console.print
         make: type = Text
     else:
 
-        def emit(obj: object = "") -> None:
+        def _emit(obj: object = "") -> None:
             buf.write(f"{obj}\n")
 
+        emit = _emit
         make = _Plain
     by_file: dict[str, list[SecretFinding]] = defaultdict(list)
     for f in report.findings:

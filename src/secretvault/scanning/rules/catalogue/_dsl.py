@@ -95,7 +95,7 @@ def seg_make(rng: random.Random, segs: Segs, delta: int = 0, filler: str | None 
             out.append(seg.make(rng))
         else:
             alphabet = CHARSETS[seg[0]][1]
-            n = seg[1] if len(seg) == 2 else rng.randint(seg[1], seg[2])  # type: ignore[misc]
+            n = seg[1] if len(seg) == 2 else rng.randint(seg[1], seg[2])
             if i == last and delta:
                 n = (seg[1] if delta < 0 else seg[-1]) + delta
             fill = filler if filler and filler in alphabet else alphabet[0]

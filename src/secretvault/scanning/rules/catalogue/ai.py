@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from secretvault.scanning.rules.base import Rule
-from secretvault.scanning.rules.catalogue._dsl import SEV, Raw, ctx, tok, uuid
+from secretvault.scanning.rules.catalogue._dsl import SEV, Raw, Seg, ctx, tok, uuid
 from secretvault.scanning.rules.gen import alnum
 
 # OpenAI embeds base64("openai") == "T3BlbkFJ" in every user/project/service key.
@@ -37,7 +37,7 @@ def _openai(rid: str, desc: str, kind: str) -> Rule:
     )
 
 
-def _key(rid: str, desc: str, name: str, *segs: object, key: str | None = None) -> Rule:
+def _key(rid: str, desc: str, name: str, *segs: Seg, key: str | None = None) -> Rule:
     """``<provider> ... key = <value>`` for providers whose keys have no prefix."""
     return ctx(
         rid,
@@ -46,7 +46,7 @@ def _key(rid: str, desc: str, name: str, *segs: object, key: str | None = None) 
         (f"{name}_api_key", f"{name.upper()}_KEY"),
         *segs,
         kw=(name,),
-    )  # type: ignore[arg-type]
+    )
 
 
 RULES: list[Rule] = [

@@ -9,7 +9,7 @@ import json
 import random
 
 from secretvault.scanning.rules.base import Rule
-from secretvault.scanning.rules.catalogue._dsl import SEV, Raw, ctx, rule, tok, uuid
+from secretvault.scanning.rules.catalogue._dsl import SEV, Raw, Seg, ctx, rule, tok, uuid
 from secretvault.scanning.rules.gen import alnum, b64_bytes, hexs, rand_bytes
 from secretvault.scanning.rules.validators import not_placeholder
 
@@ -35,7 +35,7 @@ def _dd(pattern: str) -> str:
     return rf"(?:datadog[\w. -]*|(?:^|[^a-z0-9])dd[_. -]?){pattern}"
 
 
-def _key(rid: str, desc: str, name: str, key: str, *segs: object) -> Rule:
+def _key(rid: str, desc: str, name: str, key: str, *segs: Seg) -> Rule:
     return ctx(
         rid,
         desc,
@@ -46,7 +46,7 @@ def _key(rid: str, desc: str, name: str, key: str, *segs: object) -> Rule:
         ),
         *segs,
         kw=(name,),
-    )  # type: ignore[arg-type]
+    )
 
 
 def _sentry_dsn(rng: random.Random) -> str:
