@@ -1,8 +1,9 @@
 """secretvault: secrets management for Python services.
 
-Everything SPEC.md imports from ``mahavishnu.integrations.secrets_management`` is importable from
-here under the same name. Attributes load lazily (PEP 562) so ``import secretvault`` and the CLI
-start fast; ``from secretvault import SecretVault`` works as usual.
+Everything the guide imports from ``mahavishnu.integrations.secrets_management`` is importable
+from here under the same name (docs/architecture.md says what the guide is). Attributes load
+lazily (PEP 562) so ``import secretvault`` and the CLI start fast; ``from secretvault import
+SecretVault`` works as usual.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""``SecretsConfig`` (SPEC "Configuration Schema") and its layered loading.
+"""``SecretsConfig`` (the guide's "Configuration Schema") and its layered loading.
 
-Layers, highest first (SPEC "Oneiric Layer System"):
+Layers, highest first (the guide's "Oneiric Layer System"):
 
 1. environment: ``{APP}_SECRETS_MANAGEMENT__FIELD`` (nested with ``__``)
 2. ``settings/local.yaml`` (gitignored)
@@ -12,7 +12,7 @@ in one place, ``AppSettings.settings_customise_sources``. When no layer is prese
 defaults are used directly. ``${VAR}`` / ``${VAR:-default}`` in YAML expand from
 the environment; an unset variable with no default drops the key so the lower layer applies.
 The separate ``{APP}_SECRETS__{NAME}`` environment layer holds plain secrets and is read by
-``EnvSecretsSource`` as a fallback (SPEC "Accessing Secrets via Oneiric").
+``EnvSecretsSource`` as a fallback (the guide's "Accessing Secrets via Oneiric").
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class ScanningConfig(BaseModel):
 
 
 class StorageConfig(BaseModel):
-    """Alternative master-key sources (``…__STORAGE__ENCRYPTION_KEY`` in SPEC).
+    """Alternative master-key sources (``…__STORAGE__ENCRYPTION_KEY`` in the guide).
 
     ``encryption_key`` is the base64 of 32 bytes; ``passphrase`` derives the key with Argon2id.
     Either replaces the key file when set.
@@ -60,8 +60,8 @@ class StorageConfig(BaseModel):
     passphrase: str | None = Field(default=None, repr=False)
 
 
-# Flat SPEC field -> (nested section, nested field). The flat fields are the source of truth;
-# the nested sections SPEC's YAML shows are folded into them, then rebuilt as views.
+# Flat the guide field -> (nested section, nested field). The flat fields are the source of truth;
+# the nested sections the guide's YAML shows are folded into them, then rebuilt as views.
 _ROTATION_FIELDS = {
     "rotation_enabled": "enabled",
     "rotation_days": "rotation_days",
@@ -77,7 +77,7 @@ _SCANNING_FIELDS = {
 
 
 class SecretsConfig(BaseModel):
-    """Configuration for the secrets management system (SPEC fields and defaults)."""
+    """Configuration for the secrets management system (the guide's fields and defaults)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
@@ -126,17 +126,17 @@ class SecretsConfig(BaseModel):
     rbac_enabled: bool = False
     default_access_level: AccessLevel = AccessLevel.READ
 
-    # Nested views of the flat fields (SPEC YAML and Data Models sections)
+    # Nested views of the flat fields (the guide's YAML and Data Models sections)
     rotation: RotationConfig = Field(default_factory=RotationConfig)
     scanning: ScanningConfig = Field(default_factory=ScanningConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
-    # Performance tuning (SPEC "Performance Tuning")
+    # Performance tuning (the guide's "Performance Tuning")
     cache_enabled: bool = False
     cache_ttl_seconds: int = Field(default=300, ge=0)
     vault_max_connections: int = Field(default=10, ge=1)
 
-    # Lifecycle and storage details (DESIGN "Lifecycle and versions")
+    # Lifecycle and storage details (docs/architecture.md, "Lifecycle and versions")
     environment: str = "development"
     max_versions: int = Field(default=10, ge=0, description="0 keeps every version")
     recovery_window_days: int = Field(default=30, ge=0)

@@ -1,4 +1,4 @@
-"""``SecretVault``: the facade. SPEC's methods, each a short composition of the parts.
+"""``SecretVault``: the facade. the guide's methods, each a short composition of the parts.
 
 Every operation has one shape (``core.operations``): validate input → open a unit of work over
 the stores → decide (RBAC, lifecycle) → act → append the audit entry in the same unit → commit
@@ -62,7 +62,7 @@ from secretvault.validation import validate_name, validate_value
 
 
 class SecretVault:
-    """Main interface for secrets management (SPEC "API Reference")."""
+    """Main interface for secrets management (the guide's "API Reference")."""
 
     def __init__(
         self,
@@ -295,7 +295,8 @@ class SecretVault:
         return entry.value, entry.record
 
     async def resolve(self, name: str, user: str = "system") -> str | None:
-        """The value from the vault, else from ``{APP}_SECRETS__{NAME}`` (SPEC Oneiric fallback)."""
+        """The value from the vault, else from ``{APP}_SECRETS__{NAME}`` (the guide's Oneiric
+        fallback)."""
         try:
             value, _ = await self.get_secret(name, user=user)
             return value
@@ -349,7 +350,8 @@ class SecretVault:
         expires_at: datetime | None = None,
         environment: str | None = None,
     ) -> SecretRecord:
-        """Change metadata or status without a new version. ``domain`` is SPEC's alias of name."""
+        """Change metadata or status without a new version (``domain``: the guide's alias of
+        ``name``)."""
         name = name or domain
         if name is None:
             raise InvalidSecretNameError("update_metadata needs a secret name")
@@ -580,7 +582,7 @@ class SecretVault:
         return await self.rotation.rotate(name, new_value, verify, rollback_on_failure, user)
 
     async def _should_rotate(self, record: SecretRecord) -> bool:
-        """SPEC's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
+        """the guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
         return rotation_due(self.config, record)
 
     # -- scanning ----------------------------------------------------------------------------

@@ -738,7 +738,7 @@ def test_corrupt_database_can_be_restored_as_the_hint_says(tmp_path: Path) -> No
     db.write_bytes(os.urandom(db.stat().st_size))
     res = cli.fails("get", "keep-me", code=EXIT["store"], says="restore")
     assert "hint:" in res.stderr
-    # The manual recovery SPEC describes (copy the backup over vault.db) works ...
+    # The manual recovery the guide describes (copy the backup over vault.db) works ...
     spare = tmp_path / "spare"
     shutil.copytree(tmp_path / "data" / "secrets", spare)
     shutil.copy(snap, spare / "vault.db")

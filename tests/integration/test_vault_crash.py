@@ -454,8 +454,9 @@ ADMIN_OP_AND_DIE = textwrap.dedent(
 @pytest.mark.parametrize("op", ["audit-purge", "restore"])
 @pytest.mark.timeout(60)
 async def test_sigkill_after_an_admin_change_leaves_it_audited(tmp_path: Path, op: str) -> None:
-    """DESIGN: every change is audited in the same transaction as the change. Kill the process
-    right after the change commits: the change must not be there without its audit entry."""
+    """Every change is audited in the same transaction as the change (docs/architecture.md).
+    Kill the process right after the change commits: the change must not be there without its
+    audit entry."""
     vault_dir = tmp_path / "vault"
     vault = SecretVault(vault_config(vault_dir))
     await vault.initialize()

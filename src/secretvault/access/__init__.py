@@ -1,4 +1,4 @@
-"""Role-based access control (DESIGN "Audit and access")."""
+"""Role-based access control (docs/architecture.md, "The parts of the facade")."""
 
 from secretvault.access.rbac import DEFAULT_ROLES, Grant, Policy
 

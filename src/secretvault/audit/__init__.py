@@ -1,4 +1,4 @@
-"""Append-only, hash-chained audit trail (DESIGN "Audit and access")."""
+"""Append-only, hash-chained audit trail (docs/architecture.md, "The audit chain")."""
 
 from secretvault.audit.chain import AuditEvent, ChainReport, seal, verify_chain
 

@@ -30,7 +30,7 @@ class AuditWriter:
 
     def __init__(self, control: ControlStore, *, enabled: bool = True, key: bytes = b"") -> None:
         """``control``: where entries live. ``key``: the chain's MAC key (``KeyManager``
-        unwraps it; set it before the first append). ``enabled``: SPEC's
+        unwraps it; set it before the first append). ``enabled``: the guide's
         ``access_log_enabled``."""
         self.control = control
         self.enabled = enabled

@@ -1,4 +1,4 @@
-"""Envelope encryption and master-key handling (DESIGN "Encryption")."""
+"""Envelope encryption and master-key handling (docs/architecture.md, "Encryption")."""
 
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
 from secretvault.crypto.keys import MasterKey, load_master_key

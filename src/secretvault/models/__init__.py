@@ -1,4 +1,4 @@
-"""Enums and pydantic models shared by every layer (SPEC "API Reference").
+"""Enums and pydantic models shared by every layer (the guide's "API Reference").
 
 Nothing here touches storage, crypto or the network, so the scanner and the vault can both
 depend on it without depending on each other. The enums and helpers live in this module and
@@ -22,7 +22,8 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """Treat naive datetimes (SPEC examples use ``datetime.now()``) as local time, return UTC."""
+    """Treat naive datetimes (the guide's examples use ``datetime.now()``) as local time;
+    return UTC."""
     if value is None or value.tzinfo is UTC:
         return value
     if value.tzinfo is None:
@@ -31,7 +32,7 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 def secret_id_for(name: str) -> str:
-    """Secret ID = SHA-256 hex of the name (SPEC ``store_secret`` Returns)."""
+    """Secret ID = SHA-256 hex of the name (the guide ``store_secret`` Returns)."""
     return hashlib.sha256(name.encode("utf-8")).hexdigest()
 
 
@@ -51,7 +52,7 @@ class SecretType(StrEnum):
 
     @property
     def auto_rotatable(self) -> bool:
-        """SPEC "Secret Types Supported" table, column Auto-Rotation."""
+        """the guide's "Secret Types Supported" table, column Auto-Rotation."""
         return self not in _NOT_AUTO_ROTATABLE
 
 
@@ -104,7 +105,7 @@ class AccessLevel(StrEnum):
 
 
 class Severity(StrEnum):
-    """Severity of a scan finding (SPEC pattern table)."""
+    """Severity of a scan finding (the guide pattern table)."""
 
     CRITICAL = "critical"
     HIGH = "high"

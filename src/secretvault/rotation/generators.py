@@ -1,6 +1,6 @@
 """New values for ``rotate_secret(name)`` without ``new_value``, one generator per SecretType.
 
-Only auto-rotatable types have one (SPEC "Secret Types Supported"); the others (SSH keys,
+Only auto-rotatable types have one (the guide's "Secret Types Supported"); the others (SSH keys,
 certificates, service-account keys, encryption keys) are issued by another system and must be
 rotated with an explicit ``new_value``.
 """

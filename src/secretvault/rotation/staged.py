@@ -1,4 +1,4 @@
-"""Staged rotation, as ``SecretVault`` does it (DESIGN "Lifecycle and versions").
+"""Staged rotation, as ``SecretVault`` does it (docs/architecture.md, "Lifecycle and versions").
 
 Create a *pending* version → verify it (a registered verifier) → promote it to *current*; any
 failure leaves ``current`` untouched and drops the pending version. The rotating process is
@@ -8,7 +8,7 @@ lease bounds how long a reused pid can keep a dead rotation looking alive.
 
 ``StagedRotation`` is a part of ``SecretVault`` built on ``core.operations.Operations`` (units
 of work, access checks, audit) and ``core.keys.KeyManager`` (sealing the new value); the facade
-keeps SPEC's method names and delegates here.
+keeps the guide's method names and delegates here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The hash-chained audit trail (DESIGN "Audit and access"): every operation is recorded in the
-same transaction as its change, tampering is detected, values never appear, retention keeps the
-remainder verifiable."""
+"""The hash-chained audit trail (docs/architecture.md, "The audit chain"): every operation is
+recorded in the same transaction as its change, tampering is detected, values never appear,
+retention keeps the remainder verifiable."""
 
 from __future__ import annotations
 

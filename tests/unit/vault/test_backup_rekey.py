@@ -1,5 +1,6 @@
 """Backup, restore, master-key rotation (rekey) and what happens with missing/wrong keys or a
-corrupt store (SPEC "Recovery Procedures", "Troubleshooting"; DESIGN "Encryption")."""
+corrupt store (the guide's "Recovery Procedures" and "Troubleshooting"; docs/architecture.md,
+"Encryption")."""
 
 from __future__ import annotations
 

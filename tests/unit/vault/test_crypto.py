@@ -1,4 +1,4 @@
-"""Envelope encryption and master-key handling (DESIGN "Encryption")."""
+"""Envelope encryption and master-key handling (docs/architecture.md, "Encryption")."""
 
 from __future__ import annotations
 

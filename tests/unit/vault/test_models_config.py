@@ -1,4 +1,4 @@
-"""Models and enums match SPEC "API Reference"; SecretsConfig and its layered loading."""
+"""Models and enums match the guide's "API Reference"; SecretsConfig and its layered loading."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ SPEC_BACKENDS = ["LOCAL", "VAULT", "AWS_SECRETS_MANAGER", "AZURE_KEY_VAULT"]
 )
 def test_spec_enum_members_exist(enum: type, names: list[str]) -> None:
     assert set(names) <= set(enum.__members__)
-    # Values are the lower-case member names (SPEC YAML uses `default_backend: aws_secrets_manager`,
-    # update_metadata uses status="pending_deletion").
+    # Values are the lower-case member names (the guide's YAML says
+    # `default_backend: aws_secrets_manager`, update_metadata uses status="pending_deletion").
     for n in names:
         assert enum[n].value == n.lower()
         assert enum(n.lower()) is enum[n]
@@ -163,7 +163,7 @@ def test_days_remaining() -> None:
     assert SecretMetadata(expires_at=soon).days_remaining == 10
     past = datetime.now(UTC) - timedelta(days=2, hours=1)
     assert SecretMetadata(expires_at=past).days_remaining == -3
-    # naive datetimes (SPEC uses datetime.now() + timedelta(days=180)) are accepted as local time
+    # naive datetimes (the guide: datetime.now() + timedelta(days=180)) are taken as local time
     naive = datetime.now() + timedelta(days=180, hours=1)
     assert SecretMetadata(expires_at=naive).days_remaining == 180
 

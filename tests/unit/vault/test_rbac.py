@@ -1,4 +1,4 @@
-"""RBAC (DESIGN "Audit and access"; SPEC "Role-Based Access Control"): default deny, grants
+"""RBAC (the guide's "Role-Based Access Control"; docs/architecture.md): default deny, grants
 by name glob / tag / service, principal "*", roles and bare levels, bootstrap, audited denials."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """At-rest protection: altered or moved ciphertexts never decrypt, plaintext never reaches disk or
-logs, files are private (DESIGN "Encryption")."""
+logs, files are private (docs/architecture.md, "Encryption")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """SecretVault lifecycle: store/get/update/list/delete/revoke/expire/rotate, crash recovery,
-cache coherence between instances (SPEC "Secret Lifecycle Management", DESIGN "Lifecycle")."""
+cache coherence between instances (docs/architecture.md, "Lifecycle and versions")."""
 
 from __future__ import annotations
 
@@ -439,7 +439,7 @@ async def test_expiry(vault: SecretVault, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 async def test_expired_in_past_naive_datetime(vault: SecretVault) -> None:
-    # SPEC passes naive local datetimes (datetime.now() + timedelta(...)).
+    # the guide passes naive local datetimes (datetime.now() + timedelta(...)).
     await vault.store_secret(
         SecretType.API_KEY, "past", "value-1234567890", expires_at=datetime.now() - timedelta(1)
     )
