@@ -12,7 +12,6 @@ with declared dependencies: ``KeyManager`` (master key, seal/open), ``AuditWrite
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -594,6 +593,8 @@ class SecretVault:
         secret_types: list[SecretType] | None = None,
     ) -> SecretScanReport:
         """Scan a tree for hardcoded secrets (``file_patterns`` default: config.scan_patterns)."""
+        import asyncio
+
         from secretvault.scanning import scan_repository
 
         patterns = file_patterns if file_patterns is not None else self.config.scan_patterns
