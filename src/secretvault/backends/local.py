@@ -941,3 +941,14 @@ def local_store(config: SecretsConfig) -> LocalBackend:
     return LocalBackend(
         config.storage_path, busy_timeout_ms=config.busy_timeout_ms, durability=config.durability
     )
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the local store plays both roles and that its transaction is a
+    # unit, a secret session and a control session (a Protocol is only real when checked).
+    from secretvault.backends.base import ControlSession, SecretSession, SharedStore, Unit
+
+    _as_store: type[SharedStore] = LocalBackend
+    _as_unit: type[Unit] = LocalTransaction
+    _as_secret_session: type[SecretSession] = LocalTransaction
+    _as_control_session: type[ControlSession] = LocalTransaction
