@@ -41,6 +41,7 @@ _EXPORTS = {
         "InvalidSecretNameError",
         "InvalidSecretValueError",
         "MasterKeyError",
+        "MasterKeyMismatchError",
         "RotationError",
         "ScanError",
         "SecretAlreadyExistsError",

@@ -102,6 +102,14 @@ class MasterKeyError(SecretVaultError):
     exit_code = 9
 
 
+class MasterKeyMismatchError(MasterKeyError, SecretDecryptionError):
+    """The master key loaded is not the one the vault's data is encrypted under.
+
+    It is a ``MasterKeyError`` (exit code 9, the message names both key ids) and also a
+    ``SecretDecryptionError``, because the guide documents a changed master key as "Failed to
+    decrypt secret" and tells code to catch ``SecretDecryptionError`` for it."""
+
+
 class BackendUnavailableError(SecretVaultError):
     """The store cannot be reached or opened (dead server, unreadable or corrupt file)."""
 

@@ -576,6 +576,21 @@ def test_configuration_errors(tmp_path: Path) -> None:
     assert not any(p.name == "data" for d in (bad_yaml, bad_field, bad_env) for p in d.iterdir())
     res = Cli(bad_env, MAHAVISHNU_SECRETS_MANAGEMENT__BUSY_TIMEOUT_MS=token)("list", code=3)
     assert token not in res.stderr
+    # With Python's warnings on, the error is still the whole output: no "coroutine ... was
+    # never awaited" after the message (settings load before any coroutine is made).
+    for args in (("get", "x"), ("list",)):
+        res = Cli(bad_field)(*args, code=3, PYTHONWARNINGS="default")
+        assert res.stderr.startswith("error: ") and "Warning" not in res.stderr, res.stderr
+
+
+def test_version_flag(tmp_path: Path) -> None:
+    """``--version`` and ``-V`` print the package version without touching a vault."""
+    from secretvault import __version__
+
+    for flag in ("--version", "-V"):
+        res = Cli(tmp_path)(flag)
+        assert res.stdout.strip() == f"secretvault {__version__}"
+    assert not (tmp_path / "data").exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -856,3 +871,32 @@ def test_a_value_that_is_not_utf8_is_a_clean_input_error(
     res = subprocess.CompletedProcess(res.args, res.returncode, "", res.stderr.decode())
     assert res.returncode == EXIT["usage"], res.stderr[-2000:]
     assert_clean_error(res)
+
+
+def test_every_command_that_prints_data_speaks_json(tmp_path: Path) -> None:
+    """``--json`` on set, update, rotate, history, list, backup (and --list), rekey, audit
+    verify/log, access list: stdout is one JSON document a script can parse, with no value in
+    it unless the command is ``get``."""
+    cli = Cli(tmp_path)
+    value = "json-VALUE-" + os.urandom(8).hex()
+    j = lambda *a, **kw: json.loads(cli(*a, **kw).stdout)  # noqa: E731
+    assert j("set", "svc-key", "--json", input=value) == {
+        "name": "svc-key",
+        "id": j("get", "svc-key", "--json")["record"]["id"],
+        "version": 1,
+    }
+    updated = j("update", "svc-key", "--json", input=value + "-2")
+    assert updated["metadata"]["version"] == 2 and "encrypted_value" not in updated
+    rotated = j("rotate", "svc-key", "--json")
+    assert (rotated["success"], rotated["old_version"], rotated["new_version"]) == (True, 2, 3)
+    assert [h["version"] for h in j("history", "svc-key", "--json")] == [3, 2, 1]
+    assert [r["name"] for r in j("list", "--json")] == ["svc-key"]
+    backup = j("backup", "--json")
+    assert Path(backup["path"]).is_absolute() and Path(backup["path"]).is_file()
+    assert [b["path"] for b in j("backup", "--list", "--json")] == [backup["path"]]
+    keys = j("rekey", "--yes", "--json")
+    assert keys["old_key_id"] != keys["new_key_id"]
+    chain = j("audit", "verify", "--json")
+    assert chain["ok"] is True and chain["checked"] > 5
+    assert j("access", "list", "--json") == []
+    assert not any(value in err for err in cli.stderrs)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from secretvault.cli.common import echo_json, options, run
+from secretvault.cli.common import echo_json, json_option, options, run
 
 if TYPE_CHECKING:
     from secretvault.access.rbac import Grant
@@ -53,7 +53,7 @@ def revoke(
 
 
 @app.command("list")
-def list_grants(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+def list_grants(ctx: typer.Context, as_json: bool = json_option()) -> None:
     """Show every grant."""
 
     async def go(vault: SecretVault) -> list[Grant]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from secretvault.cli.common import Options, guard, options, run
+from secretvault.cli.common import Options, echo_json, guard, json_option, options, run
 
 if TYPE_CHECKING:
     from secretvault.vault import SecretVault
@@ -39,23 +39,36 @@ def cmd_backup(
         None, "--output", "-o", help="Target file [default: data/secrets/backups/vault-<time>.db]."
     ),
     list_only: bool = typer.Option(False, "--list", help="List existing backups instead."),
+    as_json: bool = json_option(),
 ) -> None:
     """Consistent online backup (SQLite backup API); keeps the last backup_retention copies."""
     opts = options(ctx)
     if list_only:
         folder = Path(guard(opts, opts.config).storage_path).parent / "backups"
-        for path in sorted(folder.glob("vault-*.db")):
-            typer.echo(f"{path}  {path.stat().st_size} bytes")
+        found = [(p, p.stat().st_size) for p in sorted(folder.glob("vault-*.db"))]
+        if as_json:
+            echo_json([{"path": str(p.resolve()), "bytes": n} for p, n in found])
+            return
+        for path, size in found:
+            typer.echo(f"{path}  {size} bytes")
         return
 
     async def go(vault: SecretVault) -> Path:
         return await vault.backup(output, user=opts.user)
 
-    typer.echo(f"backup written to {run(ctx, go)}")
+    written = run(ctx, go)
+    if as_json:
+        echo_json({"path": str(written.resolve())})
+        return
+    typer.echo(f"backup written to {written}")
     typer.echo("restore with: secretvault restore --from-backup FILE", err=True)
 
 
-def cmd_rekey(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", "-y")) -> None:
+def cmd_rekey(
+    ctx: typer.Context,
+    yes: bool = typer.Option(False, "--yes", "-y"),
+    as_json: bool = json_option(),
+) -> None:
     """Rotate the master key: re-encrypt every version under a new key in one transaction."""
     if not yes:
         typer.confirm("Generate a new master key and re-encrypt every secret?", abort=True)
@@ -66,6 +79,9 @@ def cmd_rekey(ctx: typer.Context, yes: bool = typer.Option(False, "--yes", "-y")
         return old, await vault.rekey(user=user)
 
     old, new = run(ctx, go)
+    if as_json:
+        echo_json({"old_key_id": old, "new_key_id": new, "retired_key": f"master.key.{old}"})
+        return
     typer.echo(f"master key rotated: {old} -> {new}; old key kept in backups/master.key.{old}")
 
 

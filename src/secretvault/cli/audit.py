@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from secretvault.cli.common import echo_json, fail, options, run
+from secretvault.cli.common import echo_json, fail, json_option, options, run
 
 if TYPE_CHECKING:
     from secretvault.audit.chain import ChainReport
@@ -22,7 +22,7 @@ def log(
     ctx: typer.Context,
     name: str | None = typer.Argument(None, help="Only this secret's entries."),
     limit: int = typer.Option(50, "--limit", "-n", help="Show the last N entries (0: all)."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = json_option(),
 ) -> None:
     """Show audit entries: time, user, action, secret, success, reason."""
     user = options(ctx).user
@@ -50,13 +50,18 @@ def log(
 
 
 @app.command("verify")
-def verify(ctx: typer.Context) -> None:
+def verify(ctx: typer.Context, as_json: bool = json_option()) -> None:
     """Check the hash chain: exit 11 if any entry was edited, deleted, inserted or reordered."""
 
     async def go(vault: SecretVault) -> ChainReport:
         return await vault.verify_audit()
 
     report = run(ctx, go)
+    if as_json:
+        echo_json(report)
+        if not report.ok:
+            raise SystemExit(11)
+        return
     if not report.ok:
         raise fail(
             f"audit trail does NOT verify at entry {report.first_bad_seq}: {report.reason}",

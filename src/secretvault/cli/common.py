@@ -80,26 +80,32 @@ def run_with(
 ) -> T:
     """``run`` without a typer context (the fast ``get`` path in ``cli.entry`` uses it)."""
 
-    async def main() -> T:
+    async def main(config: SecretsConfig) -> T:
         from secretvault.vault import SecretVault
 
-        vault = SecretVault(opts.config(), app=opts.app)
+        vault = SecretVault(config, app=opts.app)
         await vault.initialize(create=create)
         try:
             return await fn(vault)
         finally:
             await vault.shutdown()
 
-    return guard(opts, lambda: _drive(opts, main()))
+    def go() -> T:
+        # Settings first: a settings error must surface before any coroutine exists (else
+        # Python warns at exit that the coroutine was never awaited).
+        config = opts.config()
+        return _drive(config, main(config))
+
+    return guard(opts, go)
 
 
-def _drive(opts: Options, coro: Coroutine[Any, Any, T]) -> T:
+def _drive(config: SecretsConfig, coro: Coroutine[Any, Any, T]) -> T:
     """Stores that declare inline I/O run their coroutines without an event loop (importing
     asyncio costs ~40 ms of a plain ``get``); every other store gets asyncio."""
     from secretvault.aio import drive
     from secretvault.backends.registry import spec_for
 
-    return drive(coro, inline=spec_for(opts.config().default_backend).inline_io)
+    return drive(coro, inline=spec_for(config.default_backend).inline_io)
 
 
 def guard(opts: Options, fn: Callable[[], T]) -> T:
@@ -144,15 +150,29 @@ def _text(raw: bytes, where: str) -> str:
     return data[:-1] if data.endswith("\n") else data
 
 
+def json_option() -> Any:
+    """The ``--json`` flag every command that prints data takes (one definition, one help)."""
+    import typer
+
+    return typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+
+
 def echo_json(data: Any) -> None:
-    """Print JSON (pydantic models and lists of them welcome)."""
+    """Print JSON: pydantic models, dataclasses, paths and datetimes welcome (ciphertext fields
+    of records are left out)."""
+    import dataclasses
     import json
+    from datetime import datetime
 
     from pydantic import BaseModel
 
     def default(o: Any) -> Any:
         if isinstance(o, BaseModel):
             return o.model_dump(mode="json", exclude={"encrypted_value", "nonce", "salt"})
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        if isinstance(o, datetime):
+            return o.isoformat()
         return str(o)
 
     print(json.dumps(data, default=default, indent=2))

@@ -3,7 +3,8 @@
 Exit codes: 0 ok · 1 error / scan findings · 2 bad input (usage, name, value) or scan error ·
 3 configuration · 4 not found · 5 already exists · 6 access denied · 7 expired, revoked or
 pending deletion · 8 encryption/decryption (wrong key or altered data) · 9 master key ·
-10 store unavailable (locked, unreadable, corrupt) · 11 audit · 12 rotation · 130 interrupted.
+10 store unavailable (locked, unreadable, corrupt) · 11 audit · 12 rotation · 13 injection ·
+14 version conflict · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from secretvault import __version__
+
+        typer.echo(f"secretvault {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -48,6 +57,14 @@ def main(
         help="Principal recorded in the audit trail and checked by RBAC [default: login name].",
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
 ) -> None:
     """Global options; see each command's --help."""
     opts = Options(app=app_name, settings_dir=settings_dir, vault_dir=vault_dir, debug=debug)

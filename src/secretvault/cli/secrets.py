@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from secretvault.cli.common import echo_json, fail, options, read_value, run
+from secretvault.cli.common import echo_json, fail, json_option, options, read_value, run
 from secretvault.models import SecretStatus, SecretType
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def cmd_set(
     environment: str | None = typer.Option(None, "--environment"),
     from_file: Path | None = FROM_FILE,
     stdin: bool = STDIN,
+    as_json: bool = json_option(),
 ) -> None:
     """Store a new secret. The value comes from --from-file, stdin, or a hidden prompt."""
     value = read_value(from_file, stdin)
@@ -52,6 +53,9 @@ def cmd_set(
         )
 
     secret_id = run(ctx, go, create=True)
+    if as_json:
+        echo_json({"name": name, "id": secret_id, "version": 1})
+        return
     typer.echo(f"stored {name} (id {secret_id[:12]}…, version 1)", err=True)
 
 
@@ -81,7 +85,7 @@ def cmd_list(
     tag: list[str] = typer.Option([], "--tag", help="Only secrets with every given tag."),
     service: str | None = typer.Option(None, "--service"),
     environment: str | None = typer.Option(None, "--environment"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = json_option(),
 ) -> None:
     """List secrets (names and metadata, never values)."""
     user = options(ctx).user
@@ -111,9 +115,7 @@ def cmd_list(
     Console().print(table if records else "no secrets")
 
 
-def cmd_history(
-    ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")
-) -> None:
+def cmd_history(ctx: typer.Context, name: str, as_json: bool = json_option()) -> None:
     """List the stored versions of a secret (newest first)."""
     user = options(ctx).user
 
@@ -148,6 +150,7 @@ def cmd_update(
         "--status",
         help="Set the status (admin), e.g. 'active' to reinstate a revoked secret.",
     ),
+    as_json: bool = json_option(),
 ) -> None:
     """Write a new version of a secret, and/or change its metadata."""
     user = options(ctx).user
@@ -162,7 +165,7 @@ def cmd_update(
         environment=environment,
     )
 
-    async def go(vault: SecretVault) -> int:
+    async def go(vault: SecretVault) -> SecretRecord:
         record = None
         # Metadata first: a new --expires-at must be in place before the value is written.
         if any(v is not None for v in meta.values()):
@@ -171,10 +174,13 @@ def cmd_update(
             record = await vault.update_secret(name, value, user=user)
         if record is None:
             raise fail("nothing to update: give a value or a metadata option", 2)
-        return record.metadata.version
+        return record
 
-    version = run(ctx, go)
-    typer.echo(f"updated {name} (version {version})", err=True)
+    record = run(ctx, go)
+    if as_json:
+        echo_json(record)
+        return
+    typer.echo(f"updated {name} (version {record.metadata.version})", err=True)
 
 
 def cmd_rotate(
@@ -187,6 +193,7 @@ def cmd_rotate(
     stdin: bool = STDIN,
     verify: bool = typer.Option(True, "--verify/--no-verify"),
     rollback: bool = typer.Option(True, "--rollback/--no-rollback"),
+    as_json: bool = json_option(),
 ) -> None:
     """Rotate: stage a new version, verify it, then promote it (failure keeps the current one)."""
     user = options(ctx).user
@@ -197,6 +204,11 @@ def cmd_rotate(
         return await vault.rotate_secret(name, new_value, verify, rollback, user=user)
 
     result = run(ctx, go)
+    if as_json:
+        echo_json(result)
+        if not result.success:
+            raise SystemExit(12)
+        return
     if result.success:
         typer.echo(f"rotated {name}: v{result.old_version} -> v{result.new_version}", err=True)
         return

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
 from secretvault.crypto.keys import MasterKey, create_key_file, read_key_file
-from secretvault.errors import MasterKeyError
+from secretvault.errors import MasterKeyError, MasterKeyMismatchError
 
 CHECK_ID = "__check__"
 CHECK_TEXT = "secretvault"
@@ -52,12 +52,12 @@ def check_matches(key: MasterKey, ring: Sequence[KeyInfo]) -> None:
         decrypt_value(key, CHECK_ID, 0, active.check)
         return
     if key.key_id in {k.key_id for k in ring[1:]}:
-        raise MasterKeyError(
+        raise MasterKeyMismatchError(
             f"master key {key.key_id} was retired by `secretvault rekey`; the vault now uses "
             f"key {active.key_id}",
             hint="load the current master key file",
         )
-    raise MasterKeyError(
+    raise MasterKeyMismatchError(
         f"master key {key.key_id} does not match this vault (it expects {active.key_id})",
         hint="point master_key_path at the key this vault was created with; a new key cannot "
         "read existing data",

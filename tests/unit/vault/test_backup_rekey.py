@@ -15,6 +15,7 @@ from vaulttest_helpers import distinctive, make_config, raw_db
 from secretvault import (
     BackendUnavailableError,
     MasterKeyError,
+    SecretDecryptionError,
     SecretNotFoundError,
     SecretType,
     SecretVault,
@@ -352,13 +353,37 @@ async def test_wrong_key(open_vault) -> None:
     original = key_path.read_bytes()
     key_path.unlink()
     create_key_file(key_path, MasterKey.generate())
-    with pytest.raises(MasterKeyError, match="does not match"):
+    with pytest.raises(MasterKeyError, match="does not match") as info:
         await open_vault()
+    # The guide documents a changed key as a decryption failure: code catching
+    # SecretDecryptionError must catch it too, with the same message and exit code.
+    assert isinstance(info.value, SecretDecryptionError)
+    assert info.value.exit_code == MasterKeyError.exit_code == 9
     key_path.unlink()
     key_path.write_bytes(original)
     os.chmod(key_path, 0o400)
     b = await open_vault()
     assert (await b.get_secret("k"))[0] == "value-1234567890"
+
+
+async def test_the_guides_decryption_check_catches_a_changed_master_key(open_vault) -> None:
+    """The guide's "Failed to decrypt secret" troubleshooting code, as written, with a key that
+    is not the vault's: its ``except`` sees the failure (the vault refuses at initialize)."""
+    a = await open_vault()
+    await a.store_secret(SecretType.API_KEY, "test-secret", "value-1234567890")
+    await a.shutdown()
+    _, key_path, _ = _paths(a)
+    key_path.unlink()
+    create_key_file(key_path, MasterKey.generate())
+    outcome = ""
+    try:
+        vault = SecretVault(a.config)
+        await vault.initialize()
+        value, _ = await vault.get_secret("test-secret")
+        outcome = f"ok {value[:10]}"
+    except SecretDecryptionError as e:
+        outcome = f"Decryption failed: {e}"
+    assert outcome.startswith("Decryption failed: master key")
 
 
 async def test_corrupt_database_file(tmp_path: Path) -> None:
