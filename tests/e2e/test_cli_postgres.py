@@ -33,19 +33,22 @@ def test_init_set_get_list_on_postgres_with_the_password_from_the_environment(
     (tmp_path / "settings" / "mahavishnu.yaml").write_text(
         "secrets_management:\n"
         "  default_backend: postgres\n"
-        f"  postgres_dsn: \"{make_conninfo(**info)} password=${{TEAM_DB_PASSWORD}}\"\n"
+        f'  postgres_dsn: "{make_conninfo(**info)} password=${{TEAM_DB_PASSWORD}}"\n'
         f"  postgres_schema: {schema}\n",
         encoding="utf-8",
     )
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))}
     env["TEAM_DB_PASSWORD"] = password
     value = "pg-cli-value-" + os.urandom(8).hex()
 
     def sv(*args: str, stdin: str = "", code: int = 0) -> subprocess.CompletedProcess[str]:
         res = subprocess.run(
-            [SV, *args], cwd=tmp_path, input=stdin, capture_output=True, text=True, env=env,
+            [SV, *args],
+            cwd=tmp_path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
             timeout=60,
         )
         assert res.returncode == code, res.stderr

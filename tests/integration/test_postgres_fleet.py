@@ -17,12 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from procs import clean_env
 
 from secretvault import SecretsConfig, SecretType, SecretVault
 from secretvault.crypto.keys import MasterKey, create_key_file
 from secretvault.errors import MasterKeyMismatchError, SecretDecryptionError
-
-from procs import clean_env
 
 pytestmark = pytest.mark.integration
 
