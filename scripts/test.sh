@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit (no services), integration (real files, processes, git
-# repositories) and e2e (the installed CLI driven as a user would).
-# Services: the tests of issues implemented so far need no network server; backend issues
-# (OpenBao, moto, PostgreSQL) add their start-up here, and their tests fail — not skip — in CI
-# when the service is absent.
+# Run the whole test suite: unit (no services), contract (one suite over every store),
+# integration (real files, processes, git repositories, PostgreSQL) and e2e (the installed CLI
+# driven as a user would). The services the tests need are started here and stopped on exit;
+# a test that needs one and finds it absent fails in CI (CI=true) rather than skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+stop_services() { scripts/postgres.sh stop >/dev/null 2>&1 || true; }
+trap stop_services EXIT
+eval "$(scripts/postgres.sh start)"
+
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -95,6 +95,11 @@ class SecretsConfig(BaseModel):
     vault_token: str | None = Field(default=None, repr=False)
     vault_mount: str = "secret"
 
+    # PostgreSQL (default_backend: postgres): one database shared by many hosts
+    postgres_dsn: str | None = Field(default=None, repr=False)
+    postgres_schema: str = "secretvault"
+    postgres_pool_size: int = Field(default=10, ge=1)
+
     # AWS Secrets Manager
     aws_region: str | None = None
     aws_access_key_id: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,3 +36,33 @@ STORE_CONFIGS: dict[str, Callable[..., tuple[SecretsConfig, Stores]]] = {
     "local": _local,
     "local-split": _local_split,
 }
+
+
+# Read at import: the suite's autouse fixture clears SECRETVAULT_* variables for each test.
+_POSTGRES_DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")
+
+
+def postgres_dsn() -> str | None:
+    """The test PostgreSQL server (``scripts/test.sh`` starts one and exports this)."""
+    return _POSTGRES_DSN
+
+
+def _postgres(root: Path, **overrides: Any) -> tuple[SecretsConfig, Stores]:
+    """A PostgreSQL store in a schema of its own (named after the test's folder)."""
+    import hashlib
+
+    from secretvault.backends.postgres import PostgresBackend
+
+    dsn = postgres_dsn()
+    if dsn is None:
+        import pytest
+
+        if os.environ.get("CI"):
+            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
+        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
+    schema = "t_" + hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    config = _config(root, postgres_dsn=dsn, postgres_schema=schema, **overrides)
+    return config, Stores.shared(PostgresBackend(dsn, schema=schema, pool_size=4))
+
+
+STORE_CONFIGS["postgres"] = _postgres

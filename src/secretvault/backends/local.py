@@ -36,6 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
 from secretvault.backends.base import Binding, SecretFilter, StoredVersion, StoreFeatures
+from secretvault.backends.rows import (
+    SECRET_COLUMNS,
+    audit_entry_from_row,
+    iso,
+    matches,
+    record_from_row,
+    time_from,
+)
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
 from secretvault.errors import (
@@ -47,10 +55,7 @@ from secretvault.errors import (
 from secretvault.models import (
     AccessLogEntry,
     BackendType,
-    SecretMetadata,
     SecretRecord,
-    SecretStatus,
-    SecretType,
     SecretVersionInfo,
 )
 
@@ -99,61 +104,7 @@ _MIGRATE_V1 = (
 _LOCK_WORDS = ("locked", "busy")
 
 
-def _ts(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _when(value: str) -> datetime:
-    """A NOT NULL timestamp column."""
-    return datetime.fromisoformat(value)
-
-
-_TYPES = {t.value: t for t in SecretType}
-_STATUSES = {s.value: s for s in SecretStatus}
-
-
-def _record(row: sqlite3.Row | tuple[Any, ...], env: Envelope | None = None) -> SecretRecord:
-    sid, name, stype, status, _current, meta, deleted_at, purge_after = row
-    # Rows were validated on the way in; model_construct skips re-validating them on the hot
-    # path, and naming every field spares it resolving defaults.
-    return SecretRecord.model_construct(
-        id=sid,
-        name=name,
-        secret_type=_TYPES[stype],
-        status=_STATUSES[status],
-        encrypted_value=env.ciphertext if env else b"",
-        nonce=env.nonce if env else b"",
-        salt=env.salt if env else b"",
-        metadata=SecretMetadata.model_validate_json(meta),
-        backend=BackendType.LOCAL,
-        key_id=env.key_id if env else "",
-        deleted_at=_dt(deleted_at),
-        purge_after=_dt(purge_after),
-    )
-
-
-def _audit_entry(row: tuple[Any, ...]) -> AccessLogEntry:
-    seq, ts, user, action, sid, sname, ip, ok, reason, prev, h = row
-    return AccessLogEntry(
-        seq=seq,
-        timestamp=datetime.fromisoformat(ts),
-        user=user,
-        action=action,
-        secret_id=sid,
-        secret_name=sname,
-        source_ip=ip,
-        success=bool(ok),
-        reason=reason,
-        prev_hash=prev,
-        entry_hash=h,
-    )
-
-
-_SECRET_COLS = "id, name, secret_type, status, current_version, metadata, deleted_at, purge_after"
+_SECRET_COLS = ", ".join(SECRET_COLUMNS)
 _SECRET_COLS_S = ", ".join("s." + c.strip() for c in _SECRET_COLS.split(","))
 
 
@@ -223,7 +174,7 @@ class LocalTransaction:
         row = self.conn.execute(
             f"SELECT {_SECRET_COLS} FROM secrets WHERE name = ?", (name,)
         ).fetchone()
-        return _record(row) if row else None
+        return record_from_row(row) if row else None
 
     async def read(
         self, name: str, version: int | None = None
@@ -240,9 +191,11 @@ class LocalTransaction:
             return None
         v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:]
         if v is None:
-            return _record(row[:8]), None
+            return record_from_row(row[:8]), None
         env = Envelope(ct, nonce, salt, kid)
-        return _record(row[:8], env), StoredVersion(v, env, _when(created_at), created_by, stage)
+        return record_from_row(row[:8], env), StoredVersion(
+            v, env, time_from(created_at), created_by, stage
+        )
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         """One stored version; None when it does not exist (or was pruned)."""
@@ -255,7 +208,7 @@ class LocalTransaction:
             return None
         v, ct, nonce, salt, kid, created_at, created_by, stage = row
         return StoredVersion(
-            v, Envelope(ct, nonce, salt, kid), _when(created_at), created_by, stage
+            v, Envelope(ct, nonce, salt, kid), time_from(created_at), created_by, stage
         )
 
     async def max_version(self, secret_id: str) -> int:
@@ -301,7 +254,7 @@ class LocalTransaction:
                 env.nonce,
                 env.salt,
                 env.key_id,
-                _ts(version.created_at),
+                iso(version.created_at),
                 version.created_by,
                 version.stage,
             ),
@@ -379,8 +332,8 @@ class LocalTransaction:
                 record.status.value,
                 record.metadata.version,
                 record.metadata.model_dump_json(),
-                _ts(record.deleted_at),
-                _ts(record.purge_after),
+                iso(record.deleted_at),
+                iso(record.purge_after),
                 record.secret_type.value,
                 record.id,
             ),
@@ -403,18 +356,7 @@ class LocalTransaction:
             sql += " AND secret_type = ?"
             args.append(flt.secret_type.value)
         rows = self.conn.execute(sql + " ORDER BY name", args).fetchall()
-        out = []
-        for row in rows:
-            rec = _record(row)
-            md = rec.metadata
-            if flt.service is not None and md.service != flt.service:
-                continue
-            if flt.environment is not None and md.environment != flt.environment:
-                continue
-            if flt.tags and not set(flt.tags) <= set(md.tags):
-                continue
-            out.append(rec)
-        return out
+        return [r for r in map(record_from_row, rows) if matches(r, flt)]
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
         """Every stored version of a secret, newest first."""
@@ -424,7 +366,7 @@ class LocalTransaction:
             (secret_id,),
         ).fetchall()
         return [
-            SecretVersionInfo(version=v, created_at=_when(c), created_by=b, stage=s, key_id=k)
+            SecretVersionInfo(version=v, created_at=time_from(c), created_by=b, stage=s, key_id=k)
             for v, c, b, s, k in rows
         ]
 
@@ -878,7 +820,7 @@ class LocalBackend:
             )
         except sqlite3.DatabaseError as exc:
             raise self.storage_error(exc) from None
-        return [_audit_entry(r) for r in rows]
+        return [audit_entry_from_row(r) for r in rows]
 
     async def audit_head(self) -> tuple[int, str, str] | None:
         """(seq, hash, MAC) of the newest entry as recorded at append time; None before any."""

@@ -49,6 +49,9 @@ _REGISTRY: dict[BackendType, BackendSpec] = {
     BackendType.LOCAL: BackendSpec(
         "secretvault.backends.local", "local_store", inline_io=True, control=True
     ),
+    BackendType.POSTGRES: BackendSpec(
+        "secretvault.backends.postgres", "postgres_store", extra="postgres", control=True
+    ),
 }
 
 

@@ -1,0 +1,107 @@
+"""Row codecs shared by the SQL stores (SQLite and PostgreSQL): one home for how a record,
+a version timestamp and an audit entry are written to and read from a row.
+
+Timestamps are stored as ISO 8601 text in UTC (``+00:00``), which sorts correctly as text, so
+both databases compare them the same way (audit retention uses ``ts < cutoff``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from secretvault.backends.base import SecretFilter
+from secretvault.crypto.envelope import Envelope
+from secretvault.models import (
+    AccessLogEntry,
+    BackendType,
+    SecretMetadata,
+    SecretRecord,
+    SecretStatus,
+    SecretType,
+)
+
+#: The columns of the ``secrets`` table, in the order ``record_from_row`` reads them.
+SECRET_COLUMNS = (
+    "id",
+    "name",
+    "secret_type",
+    "status",
+    "current_version",
+    "metadata",
+    "deleted_at",
+    "purge_after",
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A timestamp column's text (None stays NULL)."""
+    return value.isoformat() if value is not None else None
+
+
+def maybe_time(value: str | None) -> datetime | None:
+    """A nullable timestamp column."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def time_from(value: str) -> datetime:
+    """A NOT NULL timestamp column."""
+    return datetime.fromisoformat(value)
+
+
+_TYPES = {t.value: t for t in SecretType}
+_STATUSES = {s.value: s for s in SecretStatus}
+
+
+def record_from_row(
+    row: Sequence[Any], env: Envelope | None = None, backend: BackendType = BackendType.LOCAL
+) -> SecretRecord:
+    """A ``SecretRecord`` from a ``secrets`` row (``SECRET_COLUMNS`` order) and, when read
+    with one, the envelope of a version."""
+    sid, name, stype, status, _current, meta, deleted_at, purge_after = row
+    # Rows were validated on the way in; model_construct skips re-validating them on the hot
+    # path, and naming every field spares it resolving defaults.
+    return SecretRecord.model_construct(
+        id=sid,
+        name=name,
+        secret_type=_TYPES[stype],
+        status=_STATUSES[status],
+        encrypted_value=env.ciphertext if env else b"",
+        nonce=env.nonce if env else b"",
+        salt=env.salt if env else b"",
+        metadata=SecretMetadata.model_validate_json(meta),
+        backend=backend,
+        key_id=env.key_id if env else "",
+        deleted_at=maybe_time(deleted_at),
+        purge_after=maybe_time(purge_after),
+    )
+
+
+def audit_entry_from_row(row: Sequence[Any]) -> AccessLogEntry:
+    """An ``AccessLogEntry`` from an ``audit`` row."""
+    seq, ts, user, action, sid, sname, ip, ok, reason, prev, h = row
+    return AccessLogEntry(
+        seq=seq,
+        timestamp=datetime.fromisoformat(ts),
+        user=user,
+        action=action,
+        secret_id=sid,
+        secret_name=sname,
+        source_ip=ip,
+        success=bool(ok),
+        reason=reason,
+        prev_hash=prev,
+        entry_hash=h,
+    )
+
+
+def matches(record: SecretRecord, flt: SecretFilter) -> bool:
+    """The filters a store applies after its SQL (status and type are SQL conditions):
+    service, environment, and every listed tag present."""
+    md = record.metadata
+    if flt.service is not None and md.service != flt.service:
+        return False
+    if flt.environment is not None and md.environment != flt.environment:
+        return False
+    return not flt.tags or set(flt.tags) <= set(md.tags)
