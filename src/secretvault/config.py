@@ -141,6 +141,9 @@ class SecretsConfig(BaseModel):
     cache_ttl_seconds: int = Field(default=300, ge=0)
     vault_max_connections: int = Field(default=10, ge=1)
 
+    # Named backends for `secretvault sync`/`drift`: name -> settings overriding these
+    backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
     # Lifecycle and storage details (docs/architecture.md, "Lifecycle and versions")
     environment: str = "development"
     max_versions: int = Field(default=10, ge=0, description="0 keeps every version")

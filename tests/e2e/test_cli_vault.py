@@ -900,3 +900,39 @@ def test_every_command_that_prints_data_speaks_json(tmp_path: Path) -> None:
     assert chain["ok"] is True and chain["checked"] > 5
     assert j("access", "list", "--json") == []
     assert not any(value in err for err in cli.stderrs)
+
+
+def test_sync_and_drift_between_named_backends(tmp_path: Path) -> None:
+    """Named backends in settings; sync copies, drift exits 1 and names what differs without
+    showing values; a second sync changes nothing; bad names are a clear usage error."""
+    (tmp_path / "settings").mkdir()
+    (tmp_path / "settings" / "mahavishnu.yaml").write_text(
+        textwrap.dedent(
+            """\
+            secrets_management:
+              backends:
+                staging:
+                  storage_path: staging/vault.db
+                  master_key_path: staging/master.key
+            """
+        ),
+        encoding="utf-8",
+    )
+    cli = Cli(tmp_path)
+    value = "sync-VALUE-" + os.urandom(6).hex()
+    cli("set", "db-pass", "--type", "database_password", "--service", "pg", input=value)
+    cli("set", "api", input=value + "-api")
+    res = cli("sync", "--from", "local", "--to", "staging")
+    assert "2 created" in res.stdout
+    assert (
+        "0 created, 0 updated, 2 unchanged"
+        in cli("sync", "--from", "local", "--to", "staging").stdout
+    )
+    cli("--vault-dir", "staging", "update", "api", input="changed-" + value)
+    res = cli("drift", "--from", "local", "--to", "staging", code=1)
+    assert res.stdout.strip() == "api: value"
+    assert value not in res.stdout + res.stderr
+    report = json.loads(cli("drift", "--from", "local", "--to", "staging", "--json", code=1).stdout)
+    assert report == [{"name": "api", "kind": "value", "fields": []}]
+    cli.fails("sync", "--from", "local", "--to", "nowhere", code=3, says="unknown backend")
+    assert all(value not in err for err in cli.stderrs)

@@ -226,3 +226,45 @@ async def test_a_writer_killed_mid_transaction_leaves_nothing_and_blocks_nobody(
         assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
+
+
+async def test_sync_local_to_postgres_and_back_round_trips_500_secrets(
+    pg_config: SecretsConfig, tmp_path: Path
+) -> None:
+    from secretvault.sync import drift, sync
+
+    local_cfg = pg_config.model_copy(
+        update={
+            "default_backend": "local",
+            "storage_path": str(tmp_path / "one" / "vault.db"),
+            "master_key_path": str(tmp_path / "one" / "master.key"),
+        }
+    )
+    back_cfg = local_cfg.model_copy(
+        update={
+            "storage_path": str(tmp_path / "two" / "vault.db"),
+            "master_key_path": str(tmp_path / "two" / "master.key"),
+        }
+    )
+    one, pg, two = SecretVault(local_cfg), SecretVault(pg_config), SecretVault(back_cfg)
+    for vault in (one, pg, two):
+        await vault.initialize()
+    try:
+        values = {f"svc-{i:03d}": f"value-{i}-{os.urandom(6).hex()}" for i in range(500)}
+        for i, (name, value) in enumerate(values.items()):
+            await one.store_secret(
+                SecretType.API_KEY, name, value, tags=[f"g{i % 7}"], service=f"s{i % 3}"
+            )
+        assert len((await sync(one, pg, [], "ops")).created) == 500
+        assert len((await sync(pg, two, [], "ops")).created) == 500
+        for name in ("svc-000", "svc-250", "svc-499"):
+            got, record = await two.get_secret(name)
+            assert got == values[name]
+            assert record.metadata.tags == (await one.get_secret(name))[1].metadata.tags
+        assert await drift(one, two, [], "ops") == []
+        await pg.update_secret("svc-123", "a-planted-different-value")
+        found = await drift(one, pg, [], "ops")
+        assert [(d.name, d.kind) for d in found] == [("svc-123", "value")]
+    finally:
+        for vault in (one, pg, two):
+            await vault.shutdown()
