@@ -141,6 +141,10 @@ class SecretsConfig(BaseModel):
     cache_ttl_seconds: int = Field(default=300, ge=0)
     vault_max_connections: int = Field(default=10, ge=1)
 
+    # Where a store without a control role of its own (Vault, AWS, Azure) keeps the audit
+    # trail, grants and key ring: local (the SQLite file at storage_path) or postgres (shared)
+    audit_backend: BackendType = BackendType.LOCAL
+
     # Named backends for `secretvault sync`/`drift`: name -> settings overriding these
     backends: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -66,3 +66,14 @@ def _postgres(root: Path, **overrides: Any) -> tuple[SecretsConfig, Stores]:
 
 
 STORE_CONFIGS["postgres"] = _postgres
+
+
+def _local_with_postgres_audit(root: Path, **overrides: Any) -> tuple[SecretsConfig, Stores]:
+    """The secret role in a SQLite file, the control role (audit, grants, key ring) in
+    PostgreSQL: how a remote secret store with ``audit_backend: postgres`` is paired."""
+    config, pg = _postgres(root, **overrides)
+    secrets = LocalBackend(Path(config.storage_path).with_name("secrets.db"))
+    return config, Stores(secrets, pg.control)
+
+
+STORE_CONFIGS["local+postgres-audit"] = _local_with_postgres_audit

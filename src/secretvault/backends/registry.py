@@ -24,7 +24,7 @@ from secretvault.errors import ConfigurationError
 from secretvault.models import BackendType
 
 if TYPE_CHECKING:
-    from secretvault.backends.base import SecretStore, SharedStore
+    from secretvault.backends.base import ControlStore, SecretStore, SharedStore
     from secretvault.backends.stores import Stores
     from secretvault.config import SecretsConfig
 
@@ -102,11 +102,32 @@ def build_secret_store(config: SecretsConfig) -> SecretStore:
 
 
 def build_stores(config: SecretsConfig) -> Stores:
-    """The secret store and control store for ``config``, not yet opened."""
-    from secretvault.backends.local import local_store
+    """The secret store and control store for ``config``, not yet opened.
+
+    A store with a control role of its own keeps both roles. Any other gets the control store
+    ``audit_backend`` names: ``local`` (default: the SQLite file at ``storage_path``) or
+    ``postgres`` (one audit trail, grant table and key ring for a whole fleet)."""
     from secretvault.backends.stores import Stores
 
     secrets = build_secret_store(config)
     if spec_for(config.default_backend).control:
         return Stores.shared(cast("SharedStore", secrets))
-    return Stores(secrets, local_store(config))
+    return Stores(secrets, build_control_store(config))
+
+
+def build_control_store(config: SecretsConfig) -> ControlStore:
+    """The control store ``audit_backend`` names, for a secret store without one."""
+    audit = config.audit_backend
+    if audit == BackendType.LOCAL:
+        from secretvault.backends.local import local_store
+
+        return local_store(config)
+    if audit == BackendType.POSTGRES:
+        spec_for(BackendType.POSTGRES)
+        from secretvault.backends.postgres import postgres_store
+
+        return postgres_store(config)
+    raise ConfigurationError(
+        f"audit_backend {audit.value!r} cannot keep the audit trail",
+        hint="use audit_backend: local or postgres",
+    )

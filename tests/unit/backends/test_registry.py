@@ -77,3 +77,25 @@ def test_a_registered_store_without_a_control_role_gets_the_local_control_store(
     registry.unregister(BackendType.VAULT)
     assert BackendType.VAULT not in registry.registered()
     sys.modules.pop("plugin_store", None)
+
+
+def test_audit_backend_chooses_the_control_store_of_a_store_without_one(
+    tmp_path: Path, restore_registry: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "plugin_store2.py").write_text(
+        "from pathlib import Path\n"
+        "from secretvault.backends.local import LocalBackend\n"
+        "def factory(config):\n"
+        "    return LocalBackend(Path(config.storage_path).with_name('remote.db'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    register(BackendType.VAULT, BackendSpec("plugin_store2", "factory"))
+    cfg = _config(tmp_path, BackendType.VAULT).model_copy(
+        update={"audit_backend": BackendType.POSTGRES, "postgres_dsn": "postgresql://h:1/db"}
+    )
+    stores = build_stores(cfg)
+    assert type(stores.control).__name__ == "PostgresBackend"
+    assert "h:1/db" in repr(stores.control)
+    with pytest.raises(ConfigurationError, match="cannot keep the audit trail"):
+        build_stores(cfg.model_copy(update={"audit_backend": BackendType.AZURE_KEY_VAULT}))
+    sys.modules.pop("plugin_store2", None)
