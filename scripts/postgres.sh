@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for the tests: `scripts/postgres.sh start` prints the
-# `export SECRETVAULT_TEST_POSTGRES_DSN=...` line to eval; `scripts/postgres.sh stop` ends it.
+# `export SECRETVAULT_TEST_POSTGRES_DSN=...` line to eval; `scripts/postgres.sh stop` ends it
+# and removes it. `halt` / `resume` stop and start the same server with its data (outage tests).
 #
 # Password authentication over TCP (scram-sha-256), not trust: with trust any password logs in
 # and tests of credentials prove nothing. The superuser password is generated per start and
@@ -35,11 +36,17 @@ start() {
   [ "$(id -u)" = 0 ] && chown -R postgres "$DIR"
   as_pg "$bin/initdb" -D "$DIR/data" -U postgres --pwfile="$DIR/password" \
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale --no-sync >"$DIR/initdb.log"
-  as_pg "$bin/pg_ctl" -D "$DIR/data" -w -t 30 -l "$DIR/server.log" \
-    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off" start >/dev/null
+  resume
   as_pg "$bin/createdb" -h "$DIR" -p "$PORT" -U postgres testdb
   echo "export SECRETVAULT_TEST_POSTGRES_DSN=postgresql://postgres:$pw@127.0.0.1:$PORT/testdb"
 }
+
+resume() {
+  as_pg "$(bin_dir)/pg_ctl" -D "$DIR/data" -w -t 30 -l "$DIR/server.log" \
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR -c fsync=off" start >/dev/null
+}
+
+halt() { as_pg "$(bin_dir)/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null; }
 
 stop() {
   local bin
@@ -51,5 +58,7 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  halt) halt ;;
+  resume) resume ;;
+  *) echo "usage: $0 start|stop|halt|resume" >&2; exit 2 ;;
 esac

@@ -268,3 +268,51 @@ async def test_sync_local_to_postgres_and_back_round_trips_500_secrets(
     finally:
         for vault in (one, pg, two):
             await vault.shutdown()
+
+
+async def test_a_database_restart_is_a_clear_error_then_recovers_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A private server (not the shared one): stop it under a live vault, see a clean
+    BackendUnavailableError within the timeout, start it, and the same vault works again."""
+    if DSN is None and not os.environ.get("CI"):
+        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
+    env = {
+        **clean_env(),
+        "SECRETVAULT_TEST_PG_PORT": "55491",
+        # directly under /tmp: the postgres OS user must be able to reach it
+        "SECRETVAULT_TEST_PG_DIR": f"/tmp/secretvault-test-pg-restart-{os.getpid()}",
+    }
+    started = subprocess.run(
+        [str(script), "start"], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    dsn = started.stdout.strip().split("=", 1)[1]
+    config = SecretsConfig(
+        default_backend="postgres",
+        postgres_dsn=dsn,
+        postgres_pool_size=2,
+        storage_path=str(tmp_path / "host" / "vault.db"),
+        master_key_path=str(tmp_path / "host" / "master.key"),
+    )
+    vault = SecretVault(config)
+    try:
+        await vault.initialize()
+        await vault.store_secret(SecretType.API_KEY, "survivor", "value-before-restart-1")
+        subprocess.run([str(script), "halt"], env=env, check=True, timeout=60)
+        import time
+
+        from secretvault.errors import BackendUnavailableError
+
+        t0 = time.monotonic()
+        with pytest.raises(BackendUnavailableError, match="not reachable") as info:
+            await vault.get_secret("survivor")
+        assert time.monotonic() - t0 < 30
+        assert "127.0.0.1:55491" in str(info.value) and dsn.split(":")[2] not in str(info.value)
+        subprocess.run([str(script), "resume"], env=env, check=True, timeout=60)
+        assert (await vault.get_secret("survivor"))[0] == "value-before-restart-1"
+        await vault.update_secret("survivor", "value-after-restart-2")
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
+        subprocess.run([str(script), "stop"], env=env, timeout=60)

@@ -610,8 +610,15 @@ class PostgresBackend:
             return
         from psycopg_pool import AsyncConnectionPool
 
+        # check= pings a pooled connection before handing it out: after a server restart a
+        # dead connection is replaced instead of failing the next operation.
         pool = AsyncConnectionPool(
-            self.dsn, min_size=1, max_size=self.pool_size, open=False, timeout=10
+            self.dsn,
+            min_size=1,
+            max_size=self.pool_size,
+            open=False,
+            timeout=10,
+            check=AsyncConnectionPool.check_connection,
         )
         try:
             await pool.open(wait=True, timeout=10)
