@@ -1,0 +1,225 @@
+"""Many processes on one store: secretvault on PostgreSQL vs OpenBao KV v2 through hvac.
+
+    .venv/bin/python bench/postgres/run.py            # 1, 2, 4, 8 processes; reads and writes
+    .venv/bin/python bench/postgres/run.py --quick    # fewer operations
+
+For each process count N, N worker processes start together (a barrier file), each does a
+fixed number of operations and reports every operation's latency; throughput is the total
+operations over the wall time from the barrier to the last worker's end. Both systems run on
+this machine in the same run: a throwaway PostgreSQL (``scripts/postgres.sh``, fsync off like
+the OpenBao dev server's in-memory storage) and ``bao server -dev``. Every secretvault read is
+audited (its entry committed before the value returns); OpenBao's dev server has no audit
+device enabled, so the comparison favours OpenBao.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent / "vault"))
+from run import openbao_dev_server  # noqa: E402  (bench/vault/run.py)
+
+NAMES = 50  # secrets read round-robin
+
+
+async def _sv_worker(cfg_json: str, kind: str, n: int, me: int, barrier: Path) -> list[int]:
+    from secretvault import SecretsConfig, SecretVault
+
+    vault = SecretVault(SecretsConfig.model_validate_json(cfg_json))
+    await vault.initialize(create=False)
+    out = []
+    try:
+        while not barrier.exists():
+            await asyncio.sleep(0.001)
+        for i in range(n):
+            t0 = time.perf_counter_ns()
+            if kind == "read":
+                await vault.get_secret(f"bench-{(i + me) % NAMES}", user=f"w{me}")
+            else:
+                await vault.update_secret(
+                    f"bench-{(i * 8 + me) % NAMES}", secrets.token_hex(32), user=f"w{me}"
+                )
+            out.append(time.perf_counter_ns() - t0)
+    finally:
+        await vault.shutdown()
+    return out
+
+
+def _bao_worker(addr: str, kind: str, n: int, me: int, barrier: Path) -> list[int]:
+    import hvac
+
+    client = hvac.Client(url=addr, token="root")
+    kv = client.secrets.kv.v2
+    out = []
+    while not barrier.exists():
+        time.sleep(0.001)
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        if kind == "read":
+            kv.read_secret_version(path=f"bench-{(i + me) % NAMES}", raise_on_deleted_version=True)
+        else:
+            kv.create_or_update_secret(
+                path=f"bench-{(i * 8 + me) % NAMES}", secret={"value": secrets.token_hex(32)}
+            )
+        out.append(time.perf_counter_ns() - t0)
+    return out
+
+
+def worker(args: argparse.Namespace) -> None:
+    barrier = Path(args.barrier)
+    if args.system == "secretvault":
+        lat = asyncio.run(_sv_worker(args.target, args.kind, args.n, args.me, barrier))
+    else:
+        lat = _bao_worker(args.target, args.kind, args.n, args.me, barrier)
+    print(json.dumps(lat))
+
+
+def run_cell(system: str, target: str, kind: str, procs: int, n: int, tmp: Path) -> dict[str, Any]:
+    barrier = tmp / f"go-{system}-{kind}-{procs}"
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                system,
+                "--target",
+                target,
+                "--kind",
+                kind,
+                "--n",
+                str(n),
+                "--me",
+                str(i),
+                "--barrier",
+                str(barrier),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(procs)
+    ]
+    time.sleep(1.5 + 0.3 * procs)  # let every worker import and connect
+    t0 = time.perf_counter()
+    barrier.touch()
+    lat: list[int] = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        assert child.returncode == 0, f"{system} worker failed"
+        lat += json.loads(out)
+    wall = time.perf_counter() - t0
+    lat.sort()
+    return {
+        "ops_per_s": len(lat) / wall,
+        "p50_ms": statistics.median(lat) / 1e6,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] / 1e6,
+    }
+
+
+async def _seed_sv(cfg_json: str) -> None:
+    from secretvault import SecretsConfig, SecretType, SecretVault
+
+    vault = SecretVault(SecretsConfig.model_validate_json(cfg_json))
+    await vault.initialize()
+    for i in range(NAMES):
+        await vault.store_secret(SecretType.API_KEY, f"bench-{i}", secrets.token_hex(32))
+    await vault.shutdown()
+
+
+def _seed_bao(addr: str) -> None:
+    import hvac
+
+    kv = hvac.Client(url=addr, token="root").secrets.kv.v2
+    for i in range(NAMES):
+        kv.create_or_update_secret(path=f"bench-{i}", secret={"value": secrets.token_hex(32)})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--worker", choices=["secretvault", "openbao"])
+    p.add_argument("--target")
+    p.add_argument("--kind")
+    p.add_argument("--n", type=int)
+    p.add_argument("--me", type=int)
+    p.add_argument("--barrier")
+    args = p.parse_args()
+    if args.worker:
+        args.system = args.worker
+        worker(args)
+        return
+    reads, writes = (100, 40) if args.quick else (400, 120)
+    port = "55477"
+    env = {
+        **os.environ,
+        "SECRETVAULT_TEST_PG_PORT": port,
+        "SECRETVAULT_TEST_PG_DIR": f"/tmp/secretvault-bench-pg-{port}",
+    }
+    pg = ROOT / "scripts" / "postgres.sh"
+    dsn = (
+        subprocess.run([str(pg), "start"], env=env, capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .split("=", 1)[1]
+    )
+    results: dict[str, Any] = {"cells": []}
+    try:
+        with tempfile.TemporaryDirectory(prefix="svpg-") as tmpdir:
+            tmp = Path(tmpdir)
+            from secretvault import SecretsConfig
+
+            cfg = SecretsConfig(
+                default_backend="postgres",
+                postgres_dsn=dsn,
+                postgres_pool_size=2,
+                storage_path=str(tmp / "vault.db"),
+                master_key_path=str(tmp / "master.key"),
+            ).model_dump_json()
+            asyncio.run(_seed_sv(cfg))
+            with openbao_dev_server(tmp) as bao:
+                _seed_bao(bao.addr)
+                for procs in (1, 2, 4, 8):
+                    for kind, n in (("read", reads), ("write", writes)):
+                        sv = run_cell("secretvault", cfg, kind, procs, n, tmp)
+                        ob = run_cell("openbao", bao.addr, kind, procs, n, tmp)
+                        cell = {
+                            "procs": procs,
+                            "kind": kind,
+                            "secretvault": sv,
+                            "openbao": ob,
+                            "ratio": sv["ops_per_s"] / ob["ops_per_s"],
+                        }
+                        results["cells"].append(cell)
+                        print(
+                            f"{procs} procs {kind}: secretvault {sv['ops_per_s']:.0f}/s "
+                            f"(p50 {sv['p50_ms']:.2f} ms), OpenBao {ob['ops_per_s']:.0f}/s "
+                            f"(p50 {ob['p50_ms']:.2f} ms), ratio {cell['ratio']:.2f}x",
+                            flush=True,
+                        )
+    finally:
+        subprocess.run([str(pg), "stop"], env=env)
+    results["date"] = datetime.now(UTC).isoformat(timespec="minutes")
+    results["commit"] = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    results["load"] = os.getloadavg()[0]
+    out = HERE / f"results-{results['date'][:10]}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"JSON: {out}")
+
+
+if __name__ == "__main__":
+    main()
