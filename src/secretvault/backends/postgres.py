@@ -546,9 +546,8 @@ class _PgUnit:
     Pipeline mode sends statements whose results nobody waits for (the audit row, the head
     update, stage changes) together with the next statement that needs an answer or with
     COMMIT, so an audited read costs four round trips (one is the pool's liveness check)
-    instead of seven. Errors of queued
-    statements surface at the next synchronisation — at the latest at COMMIT, which then
-    fails and rolls everything back, as a unit must."""
+    instead of seven. Errors of queued statements surface at the next synchronisation — at
+    the latest at COMMIT, which then fails and rolls everything back, as a unit must."""
 
     __slots__ = ("_conn_cm", "_pipe_cm", "_tx_cm", "store", "tx")
 
