@@ -9,6 +9,8 @@ export PYTHONDONTWRITEBYTECODE=1
 
 stop_services() { scripts/postgres.sh stop >/dev/null 2>&1 || true; }
 trap stop_services EXIT
-eval "$(scripts/postgres.sh start)"
+# Assign first: a failed start then stops the script (set -e), where `eval "$(…)"` would not.
+pg_env=$(scripts/postgres.sh start)
+eval "$pg_env"
 
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

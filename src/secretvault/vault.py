@@ -650,6 +650,11 @@ class SecretVault:
         """Every grant in force."""
         return list((await self.ops.access.policy()).grants)
 
+    @property
+    def is_file_backed(self) -> bool:
+        """True when the vault is a file this process can copy (backup, restore, integrity)."""
+        return isinstance(self.ops.stores.control, FileBackedStore)
+
     def _file_store(self, what: str) -> FileBackedStore:
         """The store as a file this process can copy (backup, restore, integrity)."""
         store = self.ops.stores.control

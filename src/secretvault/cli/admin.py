@@ -88,6 +88,7 @@ def cmd_rekey(
 def cmd_doctor(ctx: typer.Context) -> None:
     """Check settings layers, key permissions, key matches data, DB integrity, audit chain."""
     from secretvault.config import layers_in_effect
+    from secretvault.models import BackendType
 
     opts = options(ctx)
     problems = 0
@@ -109,11 +110,14 @@ def cmd_doctor(ctx: typer.Context) -> None:
         report(not mode & 0o077, f"master key {key_path} mode {mode:04o} (want 0400)")
     else:
         report(False, f"master key {key_path} is missing")
-    if not db_path.exists():
-        report(False, f"vault database {db_path} is missing (run `secretvault init`)")
-        raise typer.Exit(1)
-    mode = stat.S_IMODE(db_path.stat().st_mode)
-    report(not mode & 0o077, f"vault database {db_path} mode {mode:04o} (want 0600)")
+    if cfg.default_backend == BackendType.LOCAL:  # a file this host owns: check it exists
+        if not db_path.exists():
+            report(False, f"vault database {db_path} is missing (run `secretvault init`)")
+            raise typer.Exit(1)
+        mode = stat.S_IMODE(db_path.stat().st_mode)
+        report(not mode & 0o077, f"vault database {db_path} mode {mode:04o} (want 0600)")
+    else:
+        report(True, f"backend: {cfg.default_backend.value}")
     report(*asyncio.run(_check_open(opts)))
     raise typer.Exit(1 if problems else 0)
 
@@ -128,9 +132,10 @@ async def _check_open(opts: Options) -> tuple[bool, str]:
     except SecretVaultError as exc:
         return False, f"opening the vault: {exc}"
     try:
-        integrity = await vault.integrity_check()
-        if integrity != "ok":
-            return False, f"database integrity: {integrity}"
+        if vault.is_file_backed:
+            integrity = await vault.integrity_check()
+            if integrity != "ok":
+                return False, f"database integrity: {integrity}"
         chain = await vault.verify_audit()
         if not chain.ok:
             return False, f"audit chain broken at entry {chain.first_bad_seq}: {chain.reason}"
