@@ -155,6 +155,7 @@ class ScanStats:
 
     files_scanned: int = 0
     bytes_scanned: int = 0
+    binary_files: int = 0  # walked but found binary by content (a NUL byte in the first 8 KiB)
     errors: list[str] = field(default_factory=list)
 
 
@@ -420,6 +421,7 @@ class Scanner:
                 continue
             matches.extend(found)
             stats.files_scanned += 1 if n else 0
+            stats.binary_files += 0 if n else 1
             stats.bytes_scanned += n
             if progress is not None:
                 progress(i + 1, total)

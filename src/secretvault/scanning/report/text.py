@@ -74,4 +74,23 @@ def to_text(report: SecretScanReport, *, color: bool = False) -> str:
     )
     style = "bold red" if report.total_findings else "bold green"
     emit(make(summary if report.total_findings else "No secrets found. " + summary, style=style))
+    skipped = skip_summary(report)
+    if skipped:
+        emit(make(skipped, style="dim"))
     return buf.getvalue()
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in sorted(counts.items()))
+
+
+def skip_summary(report: SecretScanReport) -> str:
+    """One line saying what was not scanned and why (empty when nothing was skipped)."""
+    parts = []
+    if report.skipped_files:
+        n = sum(report.skipped_files.values())
+        parts.append(f"{n} files ({_counts(report.skipped_files)})")
+    if report.skipped_dirs:
+        n = sum(report.skipped_dirs.values())
+        parts.append(f"{n} directories ({_counts(report.skipped_dirs)})")
+    return "Not scanned: " + "; ".join(parts) if parts else ""
