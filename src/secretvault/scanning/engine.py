@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from secretvault.scanning.generic import HS_PREFILTERS
-from secretvault.scanning.rules.base import Rule
+from secretvault.scanning.rules.base import FLOOR_TAG, Rule
 
 WHOLE_BUFFER = -1  # marker: verify a multiline rule over the whole buffer
 
@@ -41,6 +41,7 @@ class CompiledRule:
     keywords: tuple[bytes, ...]
     multiline: bool
     generic: bool
+    floor: bool
     config_only: bool
     header: bool
     hs_regex: str
@@ -86,6 +87,7 @@ def compile_rule(index: int, rule: Any, loader: Callable[[], Rule] | None = None
         keywords=tuple(k.lower().encode("utf-8") for k in rule.keywords if k),
         multiline=multiline,
         generic="generic" in rule.tags,
+        floor=FLOOR_TAG in rule.tags,
         config_only="config-only" in rule.tags,
         header="header" in rule.tags,
         hs_regex=HS_PREFILTERS.get(rule.regex, rule.regex),

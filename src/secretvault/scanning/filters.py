@@ -339,11 +339,26 @@ GENERIC: tuple[Filter, ...] = (
 )
 
 
-def dropped_by(c: Candidate, generic: bool) -> str | None:
+def is_floor_placeholder(c: Candidate) -> bool:
+    """SPEC floor matches: a placeholder word in the value (``ghp_your_token_here…``, a URL
+    password of ``password``) means an example; random tokens hold none. A PEM header is a
+    marker, not a value (its dashes are not filler), so it is never a placeholder here."""
+    return not c.secret.startswith("-----") and is_weak_placeholder(c)
+
+
+# Floor matches were not confirmed by their provider rule: placeholders decide.
+FLOOR: tuple[Filter, ...] = (is_floor_placeholder,)
+
+
+def dropped_by(c: Candidate, generic: bool, floor: bool = False) -> str | None:
     """Name of the first filter that drops ``c`` (None when it survives)."""
     for f in COMMON:
         if f(c):
             return f.__name__
+    if floor:
+        for f in FLOOR:
+            if f(c):
+                return f.__name__
     if generic:
         for f in GENERIC:
             if f(c):

@@ -71,6 +71,7 @@ class RawMatch:
     end_column: int
     secret: str = field(repr=False)  # never printed
     generic: bool = False
+    floor: bool = False  # reported by a SPEC floor rule: the provider rule did not confirm it
     name: str | None = None
     known_secret: str | None = None
     commit: str | None = None
@@ -108,7 +109,7 @@ class RawMatch:
 def _priority(m: RawMatch) -> tuple[int, int, float, int, int]:
     return (
         0 if m.known_secret else 1,
-        1 if m.generic else 0,
+        2 if m.generic else 1 if m.floor else 0,
         -(m.end_column - m.column),
         -m.confidence,
         -m.severity.rank,
@@ -129,7 +130,11 @@ class Veto:
 
 
 def dedupe(matches: list[RawMatch], vetoes: Iterable[Veto] = ()) -> list[RawMatch]:
-    """Keep one match per overlapping span on a line: known > provider > generic."""
+    """Keep one match per overlapping span on a line: known > provider > SPEC floor > generic.
+
+    A vetoed span (a provider rule rejected its structure) is never reported by a generic
+    rule; a SPEC floor reports it, at its lower confidence.
+    """
     kept: list[RawMatch] = []
     spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
     vetoed: dict[tuple[str, int], list[tuple[int, int]]] = {}
@@ -316,7 +321,7 @@ class Scanner:
                 return None
         end_col = col + len(secret)
         cand = filters.Candidate(secret, line, path, col, min(end_col, len(line)), rule.id)
-        if filters.dropped_by(cand, cr.generic):
+        if filters.dropped_by(cand, cr.generic, cr.floor):
             return None
         if rule.validate is not None and not rule.validate(secret):
             return Veto(path, lineno, col + 1, end_col + 1)
@@ -334,6 +339,7 @@ class Scanner:
             end_col + 1,
             secret,
             cr.generic,
+            cr.floor,
             name,
             context=redacted_context(line, col, end_col, secret),
         )

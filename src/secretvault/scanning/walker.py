@@ -37,7 +37,7 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
 )
 DEFAULT_MAX_FILE_SIZE = 25 * 1024 * 1024
 VENV_MARKER = "pyvenv.cfg"  # every venv/virtualenv (>= 20) writes it at the environment root
-IGNORE_FILES = (".gitignore", ".secretvaultignore")
+IGNORE_FILES = (".gitignore", ".secretvaultignore")  # the latter: allowlist.IGNORE_FILE
 
 # Version-control metadata: written by the tool, never authored or committed as content.
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -203,13 +203,18 @@ class WalkOptions:
 
 def _ignore_spec(directory: str) -> Matcher | None:
     """The combined ``.gitignore`` + ``.secretvaultignore`` of one directory, if any."""
+    from secretvault.scanning.allowlist import IGNORE_FILE, Allowlist
+
     lines: list[str] = []
     for name in IGNORE_FILES:
         try:
             with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as fh:
-                lines.extend(fh.read().splitlines())
+                text = fh.read()
         except OSError:
             continue
+        # .secretvaultignore also holds rule:/regex:/stopword:/fingerprint: lines; only its
+        # path patterns say what to skip.
+        lines.extend(Allowlist.parse(text).paths if name == IGNORE_FILE else text.splitlines())
     if not lines:
         return None
     import pathspec
