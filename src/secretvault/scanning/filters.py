@@ -139,22 +139,9 @@ _LOCK_NAMES = frozenset(
         "pubspec.lock",
     }
 )
-_FIXTURE_DIRS = frozenset(
-    {
-        "fixtures",
-        "fixture",
-        "testdata",
-        "test_data",
-        "__fixtures__",
-        "__mocks__",
-        "mocks",
-        "__snapshots__",
-        "snapshots",
-        "examples",
-        "example",
-        "samples",
-    }
-)
+# Documentation examples are written to be copied: their credentials are placeholders by
+# intent. (Test code is different: it is reported at lower confidence, see generic.is_test_path.)
+_EXAMPLE_DIRS = frozenset({"examples", "example", "samples", "sample"})
 # Documentation example files (botocore's ``examples-1.json``), like example directories.
 _EXAMPLE_FILE = re.compile(r"^(?:examples?|samples?)(?:[-_.]?\d+)?\.[a-z0-9]+$")
 _B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -240,13 +227,13 @@ def is_hash_in_context(c: Candidate) -> bool:
 
 @lru_cache(maxsize=4096)
 def _path_facts(path: str) -> tuple[bool, bool, bool]:
-    """(lock file, minified file, fixture directory) for a path; cached per file."""
+    """(lock file, minified file, documentation example) for a path; cached per file."""
     p = PurePosixPath(path)
     name = p.name.lower()
     lock = name in _LOCK_NAMES or name.endswith(".lock")
     parts = {q.lower() for q in p.parts[:-1]}
-    fixture = bool(parts & _FIXTURE_DIRS) or bool(_EXAMPLE_FILE.match(name))
-    return lock, ".min." in name, fixture
+    example = bool(parts & _EXAMPLE_DIRS) or bool(_EXAMPLE_FILE.match(name))
+    return lock, ".min." in name, example
 
 
 def is_lock_file(c: Candidate) -> bool:
@@ -280,12 +267,15 @@ def is_public_key(c: Candidate) -> bool:
     return c.secret.startswith(_PUBLISHABLE) or bool(_PUBLIC_KEY.search(c.line))
 
 
-def is_test_fixture(c: Candidate) -> bool:
-    """Fixture, mock and sample directories and example files: generic matches are examples."""
+def is_documentation_example(c: Candidate) -> bool:
+    """Example and sample directories and example files: generic matches are placeholders.
+
+    Counter-example: ``tests/fixtures/users.py`` is test code, reported at lower confidence.
+    """
     return _path_facts(c.path)[2]
 
 
-def _decoded_text(v: str) -> str:
+def decoded_text(v: str) -> str:
     """``v`` base64-decoded when that gives printable ASCII text, else empty."""
     if len(v) < 8 or len(v) % 4 or not _B64_VALUE.match(v):
         return ""
@@ -310,7 +300,7 @@ def is_weak_placeholder(c: Candidate) -> bool:
         return True
     if _LEET_WORDS.search(v.lower().translate(_LEET)):
         return True
-    for text in (v.lower(), _decoded_text(v)):
+    for text in (v.lower(), decoded_text(v)):
         if text and (
             _WEAK_RE.search(text) or _SHORT_RE.search(text) or any(s in text for s in _SEQUENCES)
         ):
@@ -327,7 +317,7 @@ COMMON: tuple[Filter, ...] = (
 
 GENERIC: tuple[Filter, ...] = (
     is_lock_file,
-    is_test_fixture,
+    is_documentation_example,
     is_minified,
     is_weak_placeholder,
     is_uuid,

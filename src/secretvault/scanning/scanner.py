@@ -311,12 +311,15 @@ class Scanner:
             return None
         rule = cr.rule
         stype, name = rule.secret_type, None
+        confidence, severity = rule.confidence, rule.severity
         if cr.generic:
             name = (name_b or b"").decode("utf-8", "replace")
-            accepted = generic.accept(name, secret, path, cr.config_only, cr.header)
-            if accepted is None:
+            verdict = generic.accept(
+                name, secret, path, cr.config_only, cr.header, cr.password_syntax
+            )
+            if verdict is None:
                 return None
-            stype = accepted
+            stype, confidence, severity = verdict
             if self.secret_types is not None and stype not in self.secret_types:
                 return None
         end_col = col + len(secret)
@@ -331,8 +334,8 @@ class Scanner:
             rule.id,
             rule.description,
             stype,
-            rule.severity,
-            rule.confidence,
+            severity,
+            confidence,
             path,
             lineno,
             col + 1,

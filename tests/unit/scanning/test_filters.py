@@ -72,7 +72,7 @@ def test_generic_only_filters() -> None:
     assert filters.is_lock_file(cand("v", path="web/package-lock.json"))
     assert filters.is_lock_file(cand("v", path="poetry.lock"))
     assert filters.is_public_key(cand("AAAA", "ssh-ed25519 AAAAC3Nza user@host"))
-    assert filters.is_test_fixture(cand("v", path="tests/fixtures/creds.py"))
+    assert filters.is_documentation_example(cand("v", path="docs/examples/creds.py"))
     assert filters.is_env_lookup(cand("X", 'p = os.getenv("X")'))
     assert filters.is_minified(cand("v", "x" * 1200))
     assert filters.dropped_by(cand("plainvalue1"), generic=False) is None
