@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
+from urllib.parse import unquote
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,9 +208,9 @@ def is_embedded_in_blob(c: Candidate) -> bool:
     return (c.start - left) + (right - c.end) >= 32
 
 
-def is_uuid(c: Candidate) -> bool:
-    """UUIDs are identifiers far more often than credentials."""
-    return bool(_UUID.match(_value(c)))
+def is_uuid_value(value: str) -> bool:
+    """A canonical 8-4-4-4-12 hex UUID."""
+    return bool(_UUID.match(value))
 
 
 def is_git_sha(c: Candidate) -> bool:
@@ -286,16 +287,125 @@ def decoded_text(v: str) -> str:
     return raw.decode("ascii").lower() if raw.isascii() and raw.decode().isprintable() else ""
 
 
+# Well-known default and test passwords (vendor defaults of databases, brokers, appliances and
+# images, and the top entries of public common-password lists). A literal in this list says
+# "use the default", not "here is our secret". Compared lowercased, trailing digits removed.
+DEFAULT_PASSWORDS = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "toor",
+        "guest",
+        "user",
+        "demo",
+        "default",
+        "pass",
+        "passw0rd",
+        "postgres",
+        "postgresql",
+        "mysql",
+        "mariadb",
+        "oracle",
+        "sa",
+        "sysadmin",
+        "manager",
+        "tomcat",
+        "rabbitmq",
+        "redis",
+        "mongo",
+        "mongodb",
+        "elastic",
+        "kibana",
+        "changeit",
+        "vagrant",
+        "ubuntu",
+        "raspberry",
+        "alpine",
+        "docker",
+        "jenkins",
+        "minio",
+        "minioadmin",
+        "keycloak",
+        "welcome",
+        "master",
+        "qwerty",
+        "letmein",
+        "monkey",
+        "dragon",
+        "iloveyou",
+        "trustno1",
+        "abc",
+        "abcd",
+        "abc123",
+        "pwd",
+        "pw",
+        "topsecret",
+        "supersecret",
+        "mysecret",
+        "mypassword",
+        "mypass",
+        "hello",
+        "public",
+        "private",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "empty",
+        "blank",
+        "unknown",
+        "unset",
+        "required",
+        "optional",
+        "todo",
+        "tbd",
+        "string",
+        "text",
+        "value",
+        "masterkey",
+        "secret",
+        "password",
+    }
+)
+_TRAILING_DIGITS = re.compile(r"[0-9!.]+$")
+
+
+def is_default_password(value: str) -> bool:
+    """A vendor default or top common password, optionally with trailing digits (``admin123``)."""
+    low = value.lower()
+    return low in DEFAULT_PASSWORDS or _TRAILING_DIGITS.sub("", low) in DEFAULT_PASSWORDS
+
+
+_MASKED = re.compile(r"^[*xX\u2022\u25cf#.?_-]+$|^\*{3,}|\*{3,}$")
+
+
+def is_masked(value: str) -> bool:
+    """``********``, ``xxxx``, ``••••``: a value shown with its characters hidden."""
+    return bool(_MASKED.search(value))
+
+
 _LEET = str.maketrans("013457@$!", "oieastasi")
-_LEET_WORDS = re.compile("password|passwort|changeme|letmein|welcome|secret|qwerty|admin")
+_LEET_WORDS = re.compile(
+    "password|passwort|changeme|letmein|welcome|secret|qwerty|admin|p[^a-z0-9]ss[^a-z0-9]?word"
+)
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
 
 
 def is_weak_placeholder(c: Candidate) -> bool:
-    """Generic-only: placeholder words (also leetspeak or base64-encoded), sequences, dates."""
-    v = _value(c)
+    """Generic-only: placeholder words (also leetspeak, URL- or base64-encoded), sequences,
+    dates."""
+    return is_placeholder_value(_value(c))
+
+
+def is_placeholder_value(value: str) -> bool:
+    """The test behind :func:`is_weak_placeholder`, on a bare value."""
+    v = unquote(value)
     if _ISO_DATE.match(v):
         return True
     if _LEET_WORDS.search(v.lower().translate(_LEET)):
@@ -320,7 +430,6 @@ GENERIC: tuple[Filter, ...] = (
     is_documentation_example,
     is_minified,
     is_weak_placeholder,
-    is_uuid,
     is_git_sha,
     is_hash_in_context,
     is_env_lookup,
@@ -330,10 +439,19 @@ GENERIC: tuple[Filter, ...] = (
 
 
 def is_floor_placeholder(c: Candidate) -> bool:
-    """SPEC floor matches: a placeholder word in the value (``ghp_your_token_here…``, a URL
-    password of ``password``) means an example; random tokens hold none. A PEM header is a
-    marker, not a value (its dashes are not filler), so it is never a placeholder here."""
-    return not c.secret.startswith("-----") and is_weak_placeholder(c)
+    """SPEC floor matches: a placeholder word in the value (``ghp_your_token_here…``), or a
+    URL password that is a default, masked or a placeholder (``user:pass@``, ``test:**@``),
+    means an example; random tokens hold none.
+
+    A PEM header is a marker, not a value: it is a placeholder only when elided (``...``
+    follows it) or when it stands alone in a string literal (parsing code compares lines
+    with it). Counter-example: a header followed by a short base64 body is reported.
+    """
+    if c.secret.startswith("-----"):
+        after = c.line[c.end : c.end + 8]
+        return after[:1] in ("'", '"') or "..." in after or "\u2026" in after
+    v = unquote(_value(c))
+    return is_weak_placeholder(c) or is_default_password(v) or is_masked(v)
 
 
 # Floor matches were not confirmed by their provider rule: placeholders decide.

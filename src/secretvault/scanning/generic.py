@@ -25,7 +25,12 @@ from pathlib import PurePosixPath
 from typing import NamedTuple
 
 from secretvault.models import SecretType, Severity
-from secretvault.scanning.filters import decoded_text
+from secretvault.scanning.filters import (
+    decoded_text,
+    is_default_password,
+    is_masked,
+    is_uuid_value,
+)
 from secretvault.scanning.rules.base import ExampleFactory, Rule
 
 GENERIC_ID = "generic-secret"
@@ -49,7 +54,7 @@ _KEYWORDS = (
 _NAME = r"(?P<name>[A-Za-z_$@][\w.$@-]{0,80})"
 # A backslash may precede each quote: JSON escaped inside a string literal
 # (``PAYLOAD = "{\"client_secret\": \"…\"}"``).
-_OP = r"\\?[\"']?\]?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
+_OP = r"\\?[\"']?\]?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?:===|==|!==|!=|:=|=>|=|:|<-)\s*"
 _QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?\\?([\"'`])(?P<secret>[^\"'`\s\\]{4,200})\\?[\"'`]"
 _UNQUOTED = (
     r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+[\"']?)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
@@ -107,7 +112,7 @@ _KEY_QUALIFIERS = frozenset(
         "hmac",
         "jwt",
         "webhook",
-        "consumer",
+        # not "consumer": an OAuth consumer key is a public identifier (sent in the clear)
     }
 )
 _NOT_SECRET_LAST = frozenset(
@@ -231,6 +236,7 @@ _NOT_SECRET_LAST = frozenset(
         "updated",
         "created",
         "age",
+        "accessor",  # a Vault token accessor references a token without granting its rights
     }
 )
 _NOT_SECRET_ANY = frozenset(
@@ -318,7 +324,7 @@ _KW = "(?i:" + "|".join(_KEYWORDS) + ")"
 _XML = r"<(?P<name>[A-Za-z_][\w.:-]{0,60})>\s*(?P<secret>[^<>\s\"']{4,200})\s*</"
 _HEADER = (
     r"(?P<name>(?i:authorization))[\"']?\s*[:=]\s*[\"']?(?i:bearer|token|basic)[ \t]+"
-    r"(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"
+    r"(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"
 )
 # A literal default of an environment / config / mapping look-up is hard-coded all the same:
 # ``os.getenv("DB_PASSWORD", "…")``, ``os.environ.setdefault("API_TOKEN", "…")``,
@@ -333,7 +339,7 @@ _ENV_DEFAULT = (
 )
 # A credential in a URL query string: ``https://api…/export?auth_token=…&format=csv``.
 _QUERY = (
-    r"(?<=[\w/.-])[?&](?:amp;)?(?P<name>[A-Za-z_][\w.-]{0,60})="
+    r"(?:(?<=[\w/.-])[?&#]|(?<=[\"'])|^)(?:amp;)?(?P<name>[A-Za-z_][\w.-]{0,60})="
     r"(?P<secret>[^\s\"'`&#<>\\]{4,200})"
 )
 # PowerShell: ``$dbPassword = ConvertTo-SecureString "…" -AsPlainText -Force``.
@@ -676,6 +682,8 @@ def name_kind(name: str) -> str | None:
     if any(t in _SALT_TOKENS for t in tokens):
         return "salt"
     if tokens[-1] == "key":
+        if len(tokens) > 1 and tokens[-2] == "consumer":
+            return None  # OAuth consumer keys are public identifiers, sent in the clear
         if len(tokens) > 1 and tokens[-2] in _KEY_QUALIFIERS:
             return "secret"
         return "key"
@@ -769,120 +777,35 @@ def looks_like_secret(value: str, kind: str) -> bool:
     return len(value) >= 12 and mixed >= 2 and entropy >= 3.0
 
 
-# Well-known default and test passwords (vendor defaults of databases, brokers, appliances and
-# images, and the top entries of public common-password lists). A literal in this list says
-# "use the default", not "here is our secret". Compared lowercased, trailing digits removed.
-DEFAULT_PASSWORDS = frozenset(
-    {
-        "admin",
-        "administrator",
-        "root",
-        "toor",
-        "guest",
-        "user",
-        "demo",
-        "default",
-        "pass",
-        "passw0rd",
-        "postgres",
-        "postgresql",
-        "mysql",
-        "mariadb",
-        "oracle",
-        "sa",
-        "sysadmin",
-        "manager",
-        "tomcat",
-        "rabbitmq",
-        "redis",
-        "mongo",
-        "mongodb",
-        "elastic",
-        "kibana",
-        "changeit",
-        "vagrant",
-        "ubuntu",
-        "raspberry",
-        "alpine",
-        "docker",
-        "jenkins",
-        "minio",
-        "minioadmin",
-        "keycloak",
-        "welcome",
-        "master",
-        "qwerty",
-        "letmein",
-        "monkey",
-        "dragon",
-        "iloveyou",
-        "trustno1",
-        "abc",
-        "abcd",
-        "abc123",
-        "pwd",
-        "pw",
-        "topsecret",
-        "supersecret",
-        "mysecret",
-        "mypassword",
-        "mypass",
-        "hello",
-        "public",
-        "private",
-        "none",
-        "null",
-        "nil",
-        "true",
-        "false",
-        "yes",
-        "no",
-        "empty",
-        "blank",
-        "unknown",
-        "unset",
-        "required",
-        "optional",
-        "todo",
-        "tbd",
-        "string",
-        "text",
-        "value",
-    }
-)
-_TRAILING_DIGITS = re.compile(r"[0-9!.]+$")
-_MASKED = re.compile(r"^[*xX•●#.?_-]+$|^\*{3,}|\*{3,}$")
-_INTERPOLATION = re.compile(r"\$[A-Za-z_{(]|#\{|\{\{|\{[A-Za-z_][\w.]*\}")
+_INTERPOLATION = re.compile(r"\$[{(]|#\{|\{\{|\{[A-Za-z_][\w.]*\}")
+_SHELL_VAR = re.compile(r"\$[A-Za-z_]")
 _CONST_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _SNAKE = re.compile(r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$")
 _CAMEL_NAME = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]+)+$")
 
 
-def is_default_password(value: str) -> bool:
-    """A vendor default or top common password, optionally with trailing digits (``admin123``)."""
-    low = value.lower()
-    return low in DEFAULT_PASSWORDS or _TRAILING_DIGITS.sub("", low) in DEFAULT_PASSWORDS
-
-
 def is_reference(value: str) -> bool:
     """The value names or computes a secret rather than being one: a variable, environment or
-    template reference, an attribute path, a call or an expression, a constant's name.
+    template reference, an attribute path, a call or an expression, a constant's name, or the
+    prefix of a longer text (it ends in ``:`` or ``=``).
 
-    Counter-example: ``s3cr3t_v4lue`` is a snake-like literal but no secret-like *name*.
+    A ``$name`` inside a short value is shell/PHP/Perl interpolation; long generated values
+    contain ``$`` by chance (Django secret keys). Counter-example: ``s3cr3t_v4lue`` is a snake-like
+    literal, but it names no secret.
     """
+    value = value.rstrip(",;")  # the surrounding syntax's punctuation, not the value's
     if value.startswith(("$", "%", "@", "&", "{", "[", "<")) or _INTERPOLATION.search(value):
         return True
+    if _SHELL_VAR.search(value) and len(value) < 24:
+        return True  # "abc$HOME": short text around a variable is an interpolated string
+    if value.endswith((":", "=")) and not value.endswith("=="):
+        return True  # ``Pass :py:class:`` - a label or a role, the value comes later
     if is_dotted_name(value) or _FUNCISH.search(value) or _PATHISH.search(value):
         return True
     if _CONST_NAME.match(value):
         return True  # PASSWORD_ENV_VAR: the name of where the secret lives
     # "db_password", "resetPasswordToken": a field or key name
     return bool(_SNAKE.match(value) or _CAMEL_NAME.match(value)) and name_kind(value) is not None
-
-
-def is_masked(value: str) -> bool:
-    """``********``, ``xxxx``, ``••••``: a value shown with its characters hidden."""
-    return bool(_MASKED.search(value))
 
 
 def password_value(value: str) -> float | None:
@@ -904,19 +827,29 @@ def token_value(value: str, kind: str) -> float | None:
     """Confidence for a token, key, salt or nonce literal, or None.
 
     These values are machine-made: a value of words, an identifier or a reference is a label
-    or a name. Counter-example: ``a8f5f167f44f4964e6c998dee827110c`` (hex, no words) is one.
+    or a name. A UUID under a token/secret name is that token (Vault service tokens, AppRole
+    secret ids and many API keys are UUIDs), at lower confidence. Counter-examples:
+    ``refresh_token_label`` is a label; a UUID under a bare ``key`` name is an identifier.
     """
     if len(value) < 8 or is_masked(value) or is_reference(value):
         return None
+    if is_uuid_value(value):
+        return None if kind == "key" else WEAK_CONFIDENCE
     if looks_like_secret(value, "key" if kind == "key" else "secret"):
         return STRONG_CONFIDENCE
-    if kind == "key" or _WORDISH.match(value) or is_identifier(value):
+    if kind == "key" or is_identifier(value):
         return None  # a bare "key" is as often a dictionary key: only random values count
+    if _WORDISH.match(value) and not _LONG_RUN.match(value):
+        return None
     if decoded_text(value).isalpha():
         return None  # base64 of one plain word ("c2hvcnQ=" = "short"): a label, not key bytes
-    if alnum_classes(value) >= 2 and shannon_entropy(value) >= 2.5:
+    if shannon_entropy(value) >= 2.0 and (alnum_classes(value) >= 2 or _LONG_RUN.match(value)):
         return WEAK_CONFIDENCE
     return None
+
+
+# One run of 16+ lowercase letters: no identifier or English word is that long unseparated.
+_LONG_RUN = re.compile(r"^[a-z]{16,}$")
 
 
 STRONG_CONFIDENCE = 0.6
@@ -944,8 +877,8 @@ def accept(
     if config_only and not is_config_path(path):
         return None
     if header:
-        ok = looks_like_secret(value, "secret") and not is_identifier(value)
-        return _verdict(SecretType.OAUTH_TOKEN, STRONG_CONFIDENCE, path) if ok else None
+        conf = token_value(value, "secret")
+        return None if conf is None else _verdict(SecretType.OAUTH_TOKEN, conf, path)
     if password_syntax:
         conf = password_value(value)
         return None if conf is None else _verdict(SecretType.DATABASE_PASSWORD, conf, path)

@@ -66,7 +66,7 @@ def test_blob_embedded_match_is_dropped() -> None:
 
 
 def test_generic_only_filters() -> None:
-    assert filters.is_uuid(cand("123e4567-e89b-12d3-a456-426614174000"))
+    assert filters.is_uuid_value("123e4567-e89b-12d3-a456-426614174000")
     sha = "a" * 39 + "b"
     assert filters.is_git_sha(cand(sha, f"commit {sha}"))
     assert filters.is_lock_file(cand("v", path="web/package-lock.json"))

@@ -79,8 +79,6 @@ NEGATIVES = [
     ("a.py", 'key = "user_profile_cache_entry"'),
     ("a.py", 'self.key = "_threading_local._localimpl."'),
     ("a.py", 'public_key = "{v}"'),
-    ("a.py", 'token = "{uuid}"'),
-    ("a.py", 'if password == "{v}":'),
     ("a.py", 'password = "{v}"  # secretvault:allow'),
     ("a.py", 'password = "dummy-{v}"'),
     ("a.py", "api_key = settings.API_KEY"),

@@ -109,6 +109,15 @@ POSITIVES = [
     ("a.py", 'LDAP = "ldap://cn=admin:{w8}@ldap.internal"'),
     ("a.py", 'MAIL = "smtp://mailer:{w8}@smtp.internal:587"'),
     ("a.py", 'FTP = "ftp://upload:{w8}@files.internal/in"'),
+    # comparisons: the literal is the expected password
+    ("test_url.py", 'assert url["' + PW.upper() + '"] == "{w8}"'),
+    ("auth.js", "if (req.body." + PW + " === '{w8}') {{"),
+    # a UUID under a token name is that token (Vault tokens, AppRole secret ids)
+    ("test_vault.py", '"client_token": "{uuid}",'),
+    # bearer tokens and query / fragment tokens, short ones too
+    ("tokens.py", "'Authorization': 'Bearer {r10}'"),
+    ("tokens.py", "body = 'access_token={r}&token_type=bearer'"),
+    ("cb.py", "uri = 'https://app.internal/cb#access_token={r}&state=xyz'"),
     # OAuth fields, salts, signing keys
     ("oauth.py", 'oauth_token_secret = "{r}"'),
     ("oauth.py", 'params["oauth_verifier"] = "{r}"'),
@@ -152,11 +161,30 @@ NEGATIVES = [
     ("a.py", 'URL = "https://user:<' + PW + '>@example.org"'),
     ("a.py", 'DSN = "app:%s@tcp(db:3306)/orders"'),
     ("docs/examples/db.py", PW + ' = "{w8}"'),
+    ("a.py", 'oauth_consumer_key = "{r}"'),  # public identifier; the consumer secret is not
+    ("a.py", '"secret_id_accessor": "{uuid}",'),
+    ("a.py", 'key = "{uuid}"'),
+    ("a.py", 'URL = "redis://myuser:mypass@localhost"'),
+    ("a.py", 'URL = "postgres://user:p%23ssword@localhost/db"'),
+    ("a.py", 'URL = "postgres://test:**@db/app"'),
+    ("a.rst", "Pass :py:class:`email.Message` objects to send"),
+    ("README.md", "  " + PW + ": process.env.DB_PWD,"),
+    ("a.py", 'assert line == "-----BEGIN RSA PRIVATE' + ' KEY-----"'),
 ]
 
 
 def _fill(template: str) -> tuple[str, dict[str, str]]:
-    values = {"w4": word(4), "w6": word(6), "w8": word(8), "w17": word(17), "r": rand()}
+    import uuid
+
+    values = {
+        "w4": word(4),
+        "w6": word(6),
+        "w8": word(8),
+        "w17": word(17),
+        "r": rand(),
+        "r10": rand(10),
+        "uuid": str(uuid.UUID(int=RNG.getrandbits(128))),
+    }
     return template.format(**values), values
 
 
@@ -198,9 +226,11 @@ def test_default_password_list_and_counter_example() -> None:
 
 
 def test_reference_and_counter_example() -> None:
-    for ref in ("$DB_PW", "${X}", "cfg.db.pw", "getPw()", "DB_" + PW.upper(), "user" + PW.title()):
+    refs = ("$DB_PW", "${X}", "cfg.db.pw", "getPw()", "DB_" + PW.upper(), "user" + PW.title())
+    for ref in (*refs, "abc$HOME", "py:class:", "process.env.DB_PWD,"):
         assert generic.is_reference(ref), ref
-    for lit in ("s3cr3t_v4lue", word(8), rand()):
+    django_like = rand(20) + "$pt^#@" + rand(10)  # random despite a "$name" inside
+    for lit in ("s3cr3t_v4lue", word(8), rand(), django_like):
         assert not generic.is_reference(lit), lit  # a snake-like literal names no secret
 
 
@@ -211,6 +241,9 @@ def test_masked_and_counter_example() -> None:
 
 def test_token_value_and_counter_example() -> None:
     assert generic.token_value("refresh_token_label", "secret") is None
+    assert generic.token_value(word(12), "secret") is None  # a word-like label
+    assert generic.token_value(word(20), "secret") is not None  # no word runs that long
+    assert generic.token_value("OAuth2ClientSecretBackend", "secret") is None
     hexkey = "".join(RNG.choice("0123456789abcdef") for _ in range(32))
     assert generic.token_value(hexkey, "secret") is not None
 
