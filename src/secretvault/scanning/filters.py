@@ -253,6 +253,17 @@ def is_env_lookup(c: Candidate) -> bool:
     return bool(_ENV_LOOKUP.search(before)) and not _DEFAULT_ARG.search(before)
 
 
+_TYPEOF = re.compile(r"\btypeof\s+[\w.$\[\]'\"]+\s*[!=]==?\s*[\"'`]$")
+
+
+def is_type_comparison(c: Candidate) -> bool:
+    """``typeof this.password === 'function'``: the literal is a type name, not a value.
+
+    Counter-example: ``this.password === 'hunter22x'`` compares the value itself.
+    """
+    return bool(_TYPEOF.search(c.line[: c.start]))
+
+
 _URL_HOST = re.compile(r"[A-Za-z][\w+.-]*://(?:[^/@\s\"'`]*@)?([^/:?#\s\"'`]+)[^\s\"'`]*$")
 _DOC_HOST = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$")
 
@@ -433,6 +444,7 @@ GENERIC: tuple[Filter, ...] = (
     is_git_sha,
     is_hash_in_context,
     is_env_lookup,
+    is_type_comparison,
     is_example_url,
     is_public_key,
 )

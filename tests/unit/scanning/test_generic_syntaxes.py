@@ -161,6 +161,7 @@ NEGATIVES = [
     ("a.py", 'URL = "https://user:<' + PW + '>@example.org"'),
     ("a.py", 'DSN = "app:%s@tcp(db:3306)/orders"'),
     ("docs/examples/db.py", PW + ' = "{w8}"'),
+    ("client.js", "if (typeof this." + PW + " === 'function') {{"),
     ("a.py", 'oauth_consumer_key = "{r}"'),  # public identifier; the consumer secret is not
     ("a.py", '"secret_id_accessor": "{uuid}",'),
     ("a.py", 'key = "{uuid}"'),
