@@ -29,6 +29,7 @@ class Candidate:
     start: int
     end: int
     rule_id: str
+    next_line: str = field(default="", repr=False)  # only filled for SPEC floor matches
 
 
 Filter = Callable[[Candidate], bool]
@@ -450,18 +451,28 @@ GENERIC: tuple[Filter, ...] = (
 )
 
 
+_PEM_MARKER_END = re.compile(r"(?:\\r)?(?:\\n)?[\"'`]")
+_QUOTED_B64 = re.compile(r"^\s*\+?\s*[bBrRuU]?[\"'`][A-Za-z0-9+/=]{16,}")
+
+
 def is_floor_placeholder(c: Candidate) -> bool:
     """SPEC floor matches: a placeholder word in the value (``ghp_your_token_here…``), or a
     URL password that is a default, masked or a placeholder (``user:pass@``, ``test:**@``),
     means an example; random tokens hold none.
 
-    A PEM header is a marker, not a value: it is a placeholder only when elided (``...``
-    follows it) or when it stands alone in a string literal (parsing code compares lines
-    with it). Counter-example: a header followed by a short base64 body is reported.
+    A PEM header is a marker, not a value: it is a placeholder when elided (``...`` follows
+    it) or when its string literal ends right after it, optionally after an escaped newline,
+    and the next line is not a quoted base64 chunk (code that builds or parses keys:
+    ``b'-----BEGIN … KEY-----\\n' + b64(der)``). A block has body text after its header.
+    Counter-examples: a header followed by a short base64 body in the same literal, and a
+    key written as concatenated literals (``"-----BEGIN …-----\\n" +`` then ``"MIIE…\\n" +``),
+    are reported.
     """
     if c.secret.startswith("-----"):
-        after = c.line[c.end : c.end + 8]
-        return after[:1] in ("'", '"') or "..." in after or "\u2026" in after
+        after = c.line[c.end : c.end + 12]
+        if "..." in after or "\u2026" in after:
+            return True
+        return bool(_PEM_MARKER_END.match(after)) and not _QUOTED_B64.match(c.next_line)
     v = unquote(_value(c))
     return is_weak_placeholder(c) or is_default_password(v) or is_masked(v)
 

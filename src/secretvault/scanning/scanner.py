@@ -292,7 +292,11 @@ class Scanner:
             le = data.find(b"\n", ls)
             line_b = data[ls:] if le < 0 else data[ls:le]
             lineno = line_numbers[count] if line_numbers is not None else first_line + count
-            yield self._confirm(cr, line_b, data[s:e], s - ls, path, lineno, name)
+            next_b = b""
+            if cr.floor and le >= 0:  # floor filters look one line ahead (a PEM body)
+                ne = data.find(b"\n", le + 1)
+                next_b = data[le + 1 :] if ne < 0 else data[le + 1 : ne]
+            yield self._confirm(cr, line_b, data[s:e], s - ls, path, lineno, name, next_b)
 
     def _confirm(
         self,
@@ -303,6 +307,7 @@ class Scanner:
         path: str,
         lineno: int,
         name_b: bytes | None,
+        next_b: bytes = b"",
     ) -> RawMatch | Veto | None:
         line = line_b.decode("utf-8", "replace")
         col = len(line_b[:s].decode("utf-8", "replace"))
@@ -323,7 +328,15 @@ class Scanner:
             if self.secret_types is not None and stype not in self.secret_types:
                 return None
         end_col = col + len(secret)
-        cand = filters.Candidate(secret, line, path, col, min(end_col, len(line)), rule.id)
+        cand = filters.Candidate(
+            secret,
+            line,
+            path,
+            col,
+            min(end_col, len(line)),
+            rule.id,
+            next_b.decode("utf-8", "replace"),
+        )
         if filters.dropped_by(cand, cr.generic, cr.floor):
             return None
         if rule.validate is not None and not rule.validate(secret):

@@ -201,3 +201,16 @@ def test_spec_custom_pattern_example(
         assert f.secret_type == SecretType.API_KEY and f.rule_id.startswith("custom-api-key-")
     finally:
         SECRET_PATTERNS[SecretType.API_KEY].remove(r"COMPANY_TOKEN_[A-Z0-9]{32}")
+
+
+def test_pem_header_closing_its_literal_is_a_marker_not_a_block(tmp_path: Path) -> None:
+    rng = random.Random(8)
+    body = alnum(rng, 24)
+    (tmp_path / "build.py").write_text(
+        f"head = b'{BEGIN}RSA {PK}\\n' + b64(der)\n"  # code that builds a key: a marker
+        f'expect(line == "{BEGIN}EC {PK}")\n'
+        f"short = '{BEGIN}RSA {PK}\\n{body}\\n{END}RSA {PK}'\n"  # counter-example: a block
+        f'js = "{BEGIN}RSA {PK}\\n" +\n  "{body}\\n" +\n  "{END}RSA {PK}";\n'  # and another
+    )
+    got = [(f.rule_id, f.line_number) for f in scan_repository(tmp_path, ["*"]).findings]
+    assert got == [("private-key", 3), ("private-key", 4)]
