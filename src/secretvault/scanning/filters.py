@@ -153,7 +153,7 @@ _WEAK_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
 _SHORT_WORDS = ("foo", "bar", "baz", "test", "fake", "mock", "none", "null", "todo")
 _SHORT_RE = re.compile(r"(?:^|[^a-z])(?:" + "|".join(_SHORT_WORDS) + r")(?:[^a-z]|$)")
 _STRICT_RE = re.compile("|".join(re.escape(w) for w in _STRICT_PLACEHOLDER_WORDS))
-_SEQUENCES = ("abcdefgh", "01234567", "12345678", "23456789", "98765432", "zyxwvuts")
+_SEQUENCES = ("abcde", "12345", "23456789", "98765432", "zyxwvuts")
 
 
 def _value(c: Candidate) -> str:
@@ -263,6 +263,23 @@ def is_type_comparison(c: Candidate) -> bool:
     Counter-example: ``this.password === 'hunter22x'`` compares the value itself.
     """
     return bool(_TYPEOF.search(c.line[: c.start]))
+
+
+_SPACED_FLAG = re.compile(r"\s--?[A-Za-z][\w-]*[ \t]+[\"']?$")
+_REST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`$")
+
+
+def is_prose(c: Candidate) -> bool:
+    """Documentation prose around a secret-like word: ``--password options`` (a flag named in
+    a sentence, followed by a lowercase word) and reST roles (``Pass :meth:`peek```).
+
+    Counter-examples: ``--password=hunter2x``, ``--password 'Xk9…'`` and ``--password s3cr3t``
+    (not a plain word) are values.
+    """
+    before = c.line[: c.start]
+    if _REST_ROLE.search(before):
+        return True
+    return bool(_SPACED_FLAG.search(before)) and c.secret.isalpha() and c.secret.islower()
 
 
 _URL_HOST = re.compile(r"[A-Za-z][\w+.-]*://(?:[^/@\s\"'`]*@)?([^/:?#\s\"'`]+)[^\s\"'`]*$")
@@ -446,6 +463,7 @@ GENERIC: tuple[Filter, ...] = (
     is_hash_in_context,
     is_env_lookup,
     is_type_comparison,
+    is_prose,
     is_example_url,
     is_public_key,
 )

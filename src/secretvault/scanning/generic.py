@@ -54,7 +54,11 @@ _KEYWORDS = (
 _NAME = r"(?P<name>[A-Za-z_$@][\w.$@-]{0,80})"
 # A backslash may precede each quote: JSON escaped inside a string literal
 # (``PAYLOAD = "{\"client_secret\": \"…\"}"``).
-_OP = r"\\?[\"']?\]?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?:===|==|!==|!=|:=|=>|=|:|<-)\s*"
+# A type annotation may sit between name and operator (``api_key: str = "…"``,
+# ``creds: Dict[str, str] = …``); commas only inside brackets, so that ``a: b, c: 'x'`` in an
+# object literal is two entries, not one annotated name.
+_ANNOTATION = r"(?::\s*[A-Za-z_][\w.]*(?:\[[\w\[\], .]*\])?\s*)?"
+_OP = r"\\?[\"']?\]?\s*" + _ANNOTATION + r"(?:===|==|!==|!=|:=|=>|=|:|<-)\s*"
 _QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?\\?([\"'`])(?P<secret>[^\"'`\s\\]{4,200})\\?[\"'`]"
 _UNQUOTED = (
     r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+[\"']?)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
@@ -90,6 +94,7 @@ _CONFIG_NAMES = frozenset({".env", "dockerfile", ".npmrc", ".pypirc", ".netrc", 
 
 _PASSWORD_TOKENS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "passwort", "pw"})
 _PASSWORD_SUFFIXES = ("password", "passwd", "passphrase", "pwd")  # pgpassword, dbpasswd
+_FLAG_PREFIXES = frozenset({"is", "has", "use", "uses", "enable", "enabled", "allow", "show"})
 # Secret inputs of signatures and key derivation (OAuth 1.0a nonce/verifier, salts, peppers).
 _SALT_TOKENS = frozenset({"salt", "nonce", "verifier", "pepper"})
 _STRONG_TOKENS = frozenset({"secret", "token", "apikey", "credential", "credentials", "bearer"})
@@ -308,7 +313,7 @@ _WORDISH = re.compile(
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
 _SEGMENT = re.compile(r"^(?:[a-z_][a-z0-9_-]*|[A-Z_][A-Z0-9_-]*|[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+)*)$")
 _PATHISH = re.compile(
-    r"^(?:~|\.{1,2})?/[a-z0-9._-]*(?:/[a-z0-9._-]*)*$|^[A-Za-z]:\\|"
+    r"^(?:~|\.{1,2})?/[A-Za-z0-9._-]*(?:/[A-Za-z0-9._-]*)*$|^[A-Za-z]:\\|"
     r"^[\w.-]+(?:/[\w.-]+)+\.[a-z]{2,5}$|"
     r"\.(?:pem|key|json|txt|crt|p12|yaml|yml|env|pub|der|jks|keystore)$"
 )
@@ -675,6 +680,10 @@ def name_kind(name: str) -> str | None:
     tokens = name_tokens(name)
     if not tokens or (tokens[-1] in _NOT_SECRET_LAST and tokens[-1] != "key"):
         return None
+    if tokens[0] in _FLAG_PREFIXES and len(tokens) > 1:
+        return None  # is_password, has_token, use_api_key: a flag about a secret
+    if name.strip("$@\"'") in ("PWD", "OLDPWD"):
+        return None  # the shell's working directory, not a password
     if any(t in _NOT_SECRET_ANY for t in tokens):
         return None
     if any(t in _PASSWORD_TOKENS or t.endswith(_PASSWORD_SUFFIXES) for t in tokens):
@@ -779,6 +788,10 @@ def looks_like_secret(value: str, kind: str) -> bool:
 
 _INTERPOLATION = re.compile(r"\$[{(]|#\{|\{\{|\{[A-Za-z_][\w.]*\}")
 _SHELL_VAR = re.compile(r"\$[A-Za-z_]")
+_TYPE_NAMES = frozenset(
+    {"bool", "boolean", "str", "string", "bytes", "int", "integer", "float", "number", "dict"}
+    | {"list", "object", "function", "optional", "any", "char", "secretstr", "securestring"}
+)
 _CONST_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _SNAKE = re.compile(r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$")
 _CAMEL_NAME = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]+)+$")
@@ -798,6 +811,8 @@ def is_reference(value: str) -> bool:
         return True
     if _SHELL_VAR.search(value) and len(value) < 24:
         return True  # "abc$HOME": short text around a variable is an interpolated string
+    if value.lower() in _TYPE_NAMES or "/*" in value or "*/" in value:
+        return True  # ``password: `bool` ``: a type; ``keyRings/*``: a resource pattern
     if value.endswith((":", "=")) and not value.endswith("=="):
         return True  # ``Pass :py:class:`` - a label or a role, the value comes later
     if is_dotted_name(value) or _FUNCISH.search(value) or _PATHISH.search(value):
@@ -843,6 +858,8 @@ def token_value(value: str, kind: str) -> float | None:
         return None
     if decoded_text(value).isalpha():
         return None  # base64 of one plain word ("c2hvcnQ=" = "short"): a label, not key bytes
+    if _HEXONLY.match(value):
+        return None  # short hex (< 32, else it looked random above): an id or digest prefix
     if shannon_entropy(value) >= 2.0 and (alnum_classes(value) >= 2 or _LONG_RUN.match(value)):
         return WEAK_CONFIDENCE
     return None

@@ -75,6 +75,7 @@ POSITIVES = [
     # shell / Dockerfile
     ("run.sh", "docker run -d -e POSTGRES_" + PW.upper() + "={w8} postgres:16"),
     ("run.sh", "app-cli --db-" + PW + "={w8} --verbose"),
+    ("run.sh", "app-cli --" + PW + " '{r}' --verbose"),
     ("run.sh", "mysql -uroot -p'{w8}' orders < dump.sql"),
     ("run.sh", "mysql -u root -p{w8} -h db"),
     ("Dockerfile", "ENV DB_" + PW.upper() + "={w8}"),
@@ -162,6 +163,14 @@ NEGATIVES = [
     ("a.py", 'DSN = "app:%s@tcp(db:3306)/orders"'),
     ("docs/examples/db.py", PW + ' = "{w8}"'),
     ("client.js", "if (typeof this." + PW + " === 'function') {{"),
+    ("a.py", ":param is_" + PW + ": `bool` or a filter"),
+    ("a.py", "Pass :meth:`peek` a default value"),
+    ("a.py", "# use the --username and --" + PW + " options instead"),
+    ("a.yaml", "--kms-key=projects/*/locations/*/keyRings/*"),
+    ("a.json", '"AWS::IAM::AccessKey": "62d91b17309e76c8",'),
+    ("a.md", "PWD: '/Users/" + word(6) + "'"),
+    ("a.js", "set({{ tfa: {{ " + PW + ": " + PW + ", mode: 'disable' }} }})"),
+    ("a.py", '"SessionToken": "ABC12345",'),
     ("a.py", 'oauth_consumer_key = "{r}"'),  # public identifier; the consumer secret is not
     ("a.py", '"secret_id_accessor": "{uuid}",'),
     ("a.py", 'key = "{uuid}"'),
