@@ -107,7 +107,12 @@ _STRICT_PLACEHOLDER_WORDS = (
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-_SHA_CONTEXT = re.compile(r"commit|sha|\brev|\bref|hash|digest|checksum|integrity|etag", re.I)
+# Whole words (and snake/camel parts): "shared_secret" is not "sha".
+_SHA_CONTEXT = re.compile(
+    r"commit|(?<![a-z])sha(?:1|256|384|512)?(?![a-z])|\brev|\bref|hash|digest|checksum|"
+    r"integrity|etag",
+    re.I,
+)
 # The candidate is the literal default argument of the look-up: hard-coded after all.
 _DEFAULT_ARG = re.compile(
     r"\(\s*[rbuf]{0,2}[\"'][\w.-]+[\"']\s*,\s*(?:default\s*=\s*)?[rbuf]{0,2}[\"']$"

@@ -858,8 +858,8 @@ def token_value(value: str, kind: str) -> float | None:
         return None
     if decoded_text(value).isalpha():
         return None  # base64 of one plain word ("c2hvcnQ=" = "short"): a label, not key bytes
-    if _HEXONLY.match(value):
-        return None  # short hex (< 32, else it looked random above): an id or digest prefix
+    if _HEXONLY.match(value) and kind != "salt":
+        return None  # short hex (< 32) names an id or digest prefix; salts and nonces are hex
     if shannon_entropy(value) >= 2.0 and (alnum_classes(value) >= 2 or _LONG_RUN.match(value)):
         return WEAK_CONFIDENCE
     return None

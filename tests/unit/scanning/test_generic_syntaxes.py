@@ -123,6 +123,8 @@ POSITIVES = [
     ("oauth.py", 'oauth_token_secret = "{r}"'),
     ("oauth.py", 'params["oauth_verifier"] = "{r}"'),
     ("oauth.py", 'oauth_nonce = "{r}"'),
+    ("oauth.py", 'oauth_nonce = "{hex8}"'),  # salts and nonces are written in hex
+    ("oauth.js", '"tp_half_shared_secret": "{hex64}",'),  # "shared" is not "sha"
     ("auth.py", 'PASSWORD_SALT = "{r}"'),
     ("auth.py", 'JWT_SIGNING_KEY = "{r}"'),
 ]
@@ -168,6 +170,7 @@ NEGATIVES = [
     ("a.py", "# use the --username and --" + PW + " options instead"),
     ("a.yaml", "--kms-key=projects/*/locations/*/keyRings/*"),
     ("a.json", '"AWS::IAM::AccessKey": "62d91b17309e76c8",'),
+    ("a.py", 'sha256 = "{hex64}"'),
     ("a.md", "PWD: '/Users/" + word(6) + "'"),
     ("a.js", "set({{ tfa: {{ " + PW + ": " + PW + ", mode: 'disable' }} }})"),
     ("a.py", '"SessionToken": "ABC12345",'),
@@ -194,6 +197,8 @@ def _fill(template: str) -> tuple[str, dict[str, str]]:
         "r": rand(),
         "r10": rand(10),
         "uuid": str(uuid.UUID(int=RNG.getrandbits(128))),
+        "hex8": f"{RNG.getrandbits(32):08x}",
+        "hex64": f"{RNG.getrandbits(256):064x}",
     }
     return template.format(**values), values
 
