@@ -682,8 +682,6 @@ def name_kind(name: str) -> str | None:
         return None
     if tokens[0] in _FLAG_PREFIXES and len(tokens) > 1:
         return None  # is_password, has_token, use_api_key: a flag about a secret
-    if name.strip("$@\"'") in ("PWD", "OLDPWD"):
-        return None  # the shell's working directory, not a password
     if any(t in _NOT_SECRET_ANY for t in tokens):
         return None
     if any(t in _PASSWORD_TOKENS or t.endswith(_PASSWORD_SUFFIXES) for t in tokens):
@@ -800,20 +798,22 @@ _CAMEL_NAME = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]+)+$")
 def is_reference(value: str) -> bool:
     """The value names or computes a secret rather than being one: a variable, environment or
     template reference, an attribute path, a call or an expression, a constant's name, or the
-    prefix of a longer text (it ends in ``:`` or ``=``).
+    prefix of a longer text (it ends in ``:``; base64 padding ``=`` is part of a value).
 
     A ``$name`` inside a short value is shell/PHP/Perl interpolation; long generated values
     contain ``$`` by chance (Django secret keys). Counter-example: ``s3cr3t_v4lue`` is a snake-like
     literal, but it names no secret.
     """
     value = value.rstrip(",;")  # the surrounding syntax's punctuation, not the value's
-    if value.startswith(("$", "%", "@", "&", "{", "[", "<")) or _INTERPOLATION.search(value):
+    # (``%(x)s``, ``%VAR%`` and ``%s`` templates are filters.is_template's: a generated password
+    # may start with ``%``)
+    if value.startswith(("$", "{", "[", "<")) or _INTERPOLATION.search(value):
         return True
     if _SHELL_VAR.search(value) and len(value) < 24:
         return True  # "abc$HOME": short text around a variable is an interpolated string
     if value.lower() in _TYPE_NAMES or "/*" in value or "*/" in value:
         return True  # ``password: `bool` ``: a type; ``keyRings/*``: a resource pattern
-    if value.endswith((":", "=")) and not value.endswith("=="):
+    if value.endswith(":"):
         return True  # ``Pass :py:class:`` - a label or a role, the value comes later
     if is_dotted_name(value) or _FUNCISH.search(value) or _PATHISH.search(value):
         return True

@@ -119,6 +119,7 @@ POSITIVES = [
     ("tokens.py", "'Authorization': 'Bearer {r10}'"),
     ("tokens.py", "body = 'access_token={r}&token_type=bearer'"),
     ("cb.py", "uri = 'https://app.internal/cb#access_token={r}&state=xyz'"),
+    ("a.py", 'PWD = "{r}"'),  # PWD as a password name: the value decides, not the name
     # OAuth fields, salts, signing keys
     ("oauth.py", 'oauth_token_secret = "{r}"'),
     ("oauth.py", 'params["oauth_verifier"] = "{r}"'),
@@ -214,6 +215,13 @@ def test_generic_syntax_positive(scanner: Scanner, path: str, template: str) -> 
 def test_generic_syntax_negative(scanner: Scanner, path: str, template: str) -> None:
     text, _ = _fill(template)
     assert found(scanner, text, path) == [], text
+
+
+def test_padding_and_percent_are_part_of_a_value(scanner: Scanner) -> None:
+    padded, pct = rand() + "=", "%" + rand()  # base64 padding; a generated value may start %
+    line = "      - LDAP_BIND_" + PW.upper() + "=" + padded
+    assert found(scanner, line, "docker-compose.yml") == [padded]
+    assert found(scanner, "  smtp" + PW.title() + f": '{pct}',", "a.js") == [pct]
 
 
 def test_short_and_wordlike_values_are_lowered_not_hidden(scanner: Scanner) -> None:
