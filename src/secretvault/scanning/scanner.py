@@ -106,7 +106,7 @@ class RawMatch:
         )
 
 
-def _priority(m: RawMatch) -> tuple[int, int, float, int, int]:
+def _priority(m: RawMatch) -> tuple[int, int, int, float, int]:
     return (
         0 if m.known_secret else 1,
         2 if m.generic else 1 if m.floor else 0,

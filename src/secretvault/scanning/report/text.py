@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Callable
 
 from secretvault.models import SecretFinding, SecretScanReport, Severity
 
@@ -40,6 +41,7 @@ def _extra(f: SecretFinding) -> str:
 def to_text(report: SecretScanReport, *, color: bool = False) -> str:
     """Render the report as text (ANSI colours via rich when ``color``)."""
     buf = io.StringIO()
+    emit: Callable[[object], None]
     if color:
         from rich.console import Console
         from rich.text import Text
@@ -49,9 +51,10 @@ def to_text(report: SecretScanReport, *, color: bool = False) -> str:
         make: type = Text
     else:
 
-        def emit(obj: object = "") -> None:
+        def _write(obj: object = "") -> None:
             buf.write(f"{obj}\n")
 
+        emit = _write
         make = _Plain
     by_file: dict[str, list[SecretFinding]] = defaultdict(list)
     for f in report.findings:
