@@ -73,6 +73,7 @@ _CONFIG_SUFFIXES = frozenset(
         ".ini",
         ".cfg",
         ".conf",
+        ".cnf",
         ".properties",
         ".sh",
         ".bash",
@@ -358,6 +359,19 @@ _PWSH_INLINE = (
     r"\(\s*(?P<name>(?i:ConvertTo-SecureString))\s+(?:(?i:-String)\s+)?([\"'])"
     r"(?P<secret>[^\"'`\s]{4,200})[\"'][^\n]*(?i:-AsPlainText)"
 )
+# C/C++ and friends: ``#define DB_PASSWORD "…"`` (no operator between name and value).
+_DEFINE = (
+    r"#\s*define[ \t]+(?P<name>[A-Za-z_]\w{0,80})[ \t]+[LuU8]{0,2}\"(?P<secret>[^\"\s\\]{4,200})\""
+)
+# A (user, password) pair given to a credential constructor or an ``auth=`` tuple:
+# ``auth=("svc", "…")``, ``HTTPBasicAuth("svc", "…")``, ``new NetworkCredential("u", "…")``,
+# ``DriverManager.getConnection(url, "u", "…")``: the second string is the password.
+_CRED_PAIR = (
+    r"(?P<name>\b(?:auth|(?:HTTP)?(?:Basic|Digest|Proxy)Auth|NetworkCredential|"
+    r"UsernamePasswordCredentials|PasswordAuthentication|PSCredential|getConnection))"
+    r"\s*=?\s*\(\s*(?:[\w.]+\s*,\s*)?[\"'][^\"'\n]{1,80}[\"']\s*,\s*"
+    r"(?:[\w.]+\()?[\"'](?P<secret>[^\"'`\s\\]{4,200})[\"']"
+)
 # Value characters of an unquoted shell / command-line value: stops at quotes, $, operators.
 _SHELL_VALUE = r"[^\s\"'`$;|&<>(){}\\-][^\s\"'`$;|&<>(){}\\]{3,199}"
 # ``setPassword("…")``, ``.withToken("…")``, builder ``.password("…")``, ``.apiKey("…")``.
@@ -421,6 +435,8 @@ HS_PREFILTERS: dict[str, str] = {
     _QUERY: _KW + r"[\w.-]*=[^\s\"'`&#<>\\]{4}",
     _PWSH: _KW + r"\w*\s*=?\s*\(?\s*(?i:ConvertTo-SecureString)\s",
     _PWSH_INLINE: r"\(\s*(?i:ConvertTo-SecureString)\s",
+    _DEFINE: r"#\s*define[ \t]+\w*" + _KW + r"\w*[ \t]+[LuU8]{0,2}\"",
+    _CRED_PAIR: r"(?i:auth|credential|getconnection)\w*\s*=?\s*\(",
     _SETTER: _KW + r"\w*\(\s*[rbuf]{0,2}[\"'][^\"'`\s\\]{4}",
     _PAIR: _KW + r"[\w.-]*[\"']?\s*,?\s*(?i:value)\s*[=:]\s*[\"'][^\"'`\s\\]{4}",
     _PAIR_LINES: _KW + r"[\w.-]*[\"']?[ \t]*\r?\n[ \t]*(?i:value)[ \t]*:",
@@ -477,6 +493,14 @@ def _pw_word(rng: random.Random) -> str:
 def _pwsh_inline_example(rng: random.Random) -> str:
     value = _pw_word(rng)
     return f"$c = New-Object PSCredential('u', (ConvertTo-SecureString '{value}' -AsPlainText))"
+
+
+def _define_example(rng: random.Random) -> str:
+    return "#define MQTT_PASS" + f'WORD "{_pw_word(rng)}"'
+
+
+def _cred_pair_example(rng: random.Random) -> str:
+    return f'resp = requests.get(url, auth=("svc", "{_pw_word(rng)}"))'
 
 
 def _setter_example(rng: random.Random) -> str:
@@ -590,6 +614,14 @@ GENERIC_RULES: tuple[Rule, ...] = (
         extra_tags=(PASSWORD_SYNTAX,),
     ),
     _generic("Literal passed to a credential setter or builder", _SETTER, _setter_example),
+    _generic("Secret-like C preprocessor definition", _DEFINE, _define_example),
+    _generic(
+        "Password of a (user, password) pair given to a credential constructor",
+        _CRED_PAIR,
+        _cred_pair_example,
+        keywords=("auth", "credential", "getconnection"),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
     _generic("Secret-like name/value pair on one line", _PAIR, _pair_example),
     _generic(
         "Secret-like env entry: name, and value on the next line",

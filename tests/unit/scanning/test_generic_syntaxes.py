@@ -110,6 +110,12 @@ POSITIVES = [
     ("a.py", 'LDAP = "ldap://cn=admin:{w8}@ldap.internal"'),
     ("a.py", 'MAIL = "smtp://mailer:{w8}@smtp.internal:587"'),
     ("a.py", 'FTP = "ftp://upload:{w8}@files.internal/in"'),
+    # C preprocessor, credential constructors and auth tuples
+    ("cfg.h", "#define WIFI_" + PW.upper() + ' "{w8}"'),
+    ("api.py", 'r = requests.get(url, auth=("svc", "{w8}"))'),
+    ("api.py", 'session.auth = HTTPBasicAuth("svc", "{w8}")'),
+    ("Db.cs", 'var c = new NetworkCredential("svc", "{w8}");'),
+    ("Db.java", 'c = DriverManager.getConnection(url, "app", "{w8}");'),
     # comparisons: the literal is the expected password
     ("test_url.py", 'assert url["' + PW.upper() + '"] == "{w8}"'),
     ("auth.js", "if (req.body." + PW + " === '{w8}') {{"),
@@ -176,6 +182,9 @@ NEGATIVES = [
     ("a.js", "set({{ tfa: {{ " + PW + ": " + PW + ", mode: 'disable' }} }})"),
     ("a.py", '"SessionToken": "ABC12345",'),
     ("a.py", 'oauth_consumer_key = "{r}"'),  # public identifier; the consumer secret is not
+    ("api.py", "r = requests.get(url, auth=(user, " + PW + "))"),
+    ("api.py", 'r = requests.get(url, auth=("svc", os.environ["PW"]))'),
+    ("cfg.h", "#define " + PW.upper() + "_MAX_LEN 64"),
     ("a.py", '"secret_id_accessor": "{uuid}",'),
     ("a.py", 'key = "{uuid}"'),
     ("a.py", 'URL = "redis://myuser:mypass@localhost"'),
