@@ -63,14 +63,20 @@ def machine() -> dict[str, Any]:
     }
 
 
-def corpus_dir(size: str, regenerate: bool, seed: int) -> Path:
-    """The corpus of ``size``, generated if missing or if ``regenerate``."""
+def corpus_dir(size: str, regenerate: bool, seed: int, vendored: bool = False) -> Path:
+    """The corpus of ``size``, generated if missing or if ``regenerate``; with ``vendored``,
+    its copy with a third of the top-level directories under vendor/third_party/node_modules."""
     out = WORK / f"corpus-{size}"
     if regenerate or not (out / "manifest.json").exists():
         print(f"generating corpus {size} ...", file=sys.stderr)
         corpus.generate(size, seed, do_vet=True)
         corpus.git_clean_tree(out / "tree")
-    return out
+    if not vendored:
+        return out
+    vout = WORK / f"corpus-{size}-vendored"
+    if regenerate or not (vout / "manifest.json").exists():
+        corpus.vendorize(out, vout)
+    return vout
 
 
 def warm(tree: Path) -> int:
@@ -289,6 +295,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--regenerate", action="store_true", help="rebuild corpora")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--no-staged", action="store_true", help="skip the --staged timing")
+    ap.add_argument(
+        "--vendored",
+        action="store_true",
+        help="scan the corpora's copies with a third of the files under vendor/, "
+        "third_party/ and node_modules/ (committed third-party trees)",
+    )
     ap.add_argument("--output", type=Path, default=None, help="results JSON path")
     args = ap.parse_args(argv)
 
@@ -326,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     out_md = []
     for size in [s for s in args.sizes.split(",") if s]:
-        cdir = corpus_dir(size, args.regenerate, args.seed)
+        cdir = corpus_dir(size, args.regenerate, args.seed, args.vendored)
         manifest = json.loads((cdir / "manifest.json").read_text())
         tree = (cdir / "tree").resolve()
         labels = score.load_labels(cdir)

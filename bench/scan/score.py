@@ -63,6 +63,13 @@ def _line(tree: Path, rel: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
+# Decoys that match one of SPEC's seven table patterns (a GitHub token whose CRC32 fails, a
+# JWT-shaped string whose header is not JSON). SPEC's table says to report them; secretvault
+# does, at confidence 0.3 with the reason. They count neither as TP nor as FP, and how many
+# each tool reported is shown as ``spec_pattern_decoys_reported``.
+SPEC_PATTERN_DECOYS = frozenset({"decoy_github_bad_crc", "decoy_jwt_bad_header"})
+
+
 def score(
     findings: set[Finding],
     labels: list[dict[str, Any]],
@@ -82,6 +89,7 @@ def score(
     found: set[int] = set()
     tp = 0
     fp_rows: list[tuple[str, Finding]] = []
+    spec_reported = 0
     for f in sorted(findings):
         fn, ln = f
         hit = False
@@ -94,6 +102,9 @@ def score(
             tp += 1
             continue
         cls = decoy_at.get(f)
+        if cls in SPEC_PATTERN_DECOYS:
+            spec_reported += 1
+            continue
         if cls is None:
             near = any(
                 abs(ln - lab["line"]) <= 1 or abs(ln - lab["end_line"]) <= 1
@@ -146,6 +157,7 @@ def score(
         "precision": round(precision, 4),
         "recall": round(recall, 4),
         "f1": round(f1, 4),
+        "spec_pattern_decoys_reported": spec_reported,
         "recall_by_kind": {k: [kind_found[k], kind_total[k]] for k in sorted(kind_total)},
         "recall_by_syntax": {k: [syn_found[k], syn_total[k]] for k in sorted(syn_total)},
         "fp_by_class": dict(fp_classes.most_common()),

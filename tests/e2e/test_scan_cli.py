@@ -349,3 +349,32 @@ def test_real_vault_known_secrets_and_fix(tmp_path: Path) -> None:
     got = sv("get", "db_password")
     assert got.returncode == 0 and pw in got.stdout
     assert sv("scan", ".").returncode == 0
+
+
+def test_vendored_trees_are_scanned_and_skips_reported(tmp_path: Path) -> None:
+    (tmp_path / "vendor" / "lib").mkdir(parents=True)
+    (tmp_path / "vendor" / "lib" / "conf.py").write_text(f'KEY = "{stripe(4)}"\n')
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "k.js").write_text(f'const k = "{stripe(5)}";\n')
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "out.py").write_text(f'KEY = "{stripe(6)}"\n')
+    (tmp_path / ".gitignore").write_text("build/\n")
+    r = run("scan", str(tmp_path), "-f", "json", "--no-progress")
+    data = json.loads(r.output)
+    assert sorted(f["file_path"].rsplit("/", 2)[-2] for f in data["findings"]) == [
+        "lib",
+        "node_modules",
+    ]
+    assert data["skipped_files"] == {"binary": 1}
+    assert data["skipped_dirs"] == {"ignored": 1}
+    text = run("scan", str(tmp_path), "--no-progress").output
+    assert "Not scanned: 1 files (binary 1); 1 directories (ignored 1)" in text
+    sarif = json.loads(run("scan", str(tmp_path), "-f", "sarif").output)
+    assert sarif["runs"][0]["properties"]["skippedDirectories"] == {"ignored": 1}
+    r = run("scan", str(tmp_path), "-f", "json", "--skip-vendored")
+    data = json.loads(r.output)
+    assert data["findings"] == [] and data["skipped_dirs"]["skip_dir_name"] == 2
+    r = run("scan", str(tmp_path), "-f", "json", "--skip-dir", "vendor")
+    assert len(json.loads(r.output)["findings"]) == 1
+    assert "--skip-vendored" in run("scan", "--help").output

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from secretvault.models import SecretScanReport, SecretType
     from secretvault.scanning.allowlist import Allowlist
     from secretvault.scanning.scanner import RawMatch, Scanner
+    from secretvault.scanning.walker import SkipStats
 
 HOOK_MARKER = "# secretvault pre-commit hook"
 HOOK_SCRIPT = f"""#!/bin/sh
@@ -163,13 +164,21 @@ def _scan_dirs(
     max_size: int,
     jobs: int | None,
     progress: Callable[[int, int], None] | None,
+    skip: SkipStats,
+    skip_dir_names: frozenset[str],
 ) -> tuple[list[RawMatch], int, int]:
     from secretvault.scanning.walker import WalkOptions, walk
 
     for arg in paths:
         if not Path(arg).exists():
             raise _err(f"path does not exist: {arg}")
-    opts = WalkOptions(patterns=include or None, exclude=exclude, max_file_size=max_size)
+    opts = WalkOptions(
+        patterns=include or None,
+        exclude=exclude,
+        max_file_size=max_size,
+        skip_dir_names=skip_dir_names,
+        stats=skip,
+    )
 
     def files() -> Iterator[tuple[str, str, int]]:
         for arg in paths:
@@ -185,6 +194,8 @@ def _scan_dirs(
     matches, stats = scanner.scan_paths(files(), jobs=jobs, progress=progress)
     for e in stats.errors:
         typer.echo(f"warning: {e}", err=True)
+    if stats.binary_files:
+        skip.files["binary"] += stats.binary_files
     return matches, stats.files_scanned, stats.bytes_scanned
 
 
@@ -222,7 +233,25 @@ def scan_command(
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Write --baseline."),
     fail_on: FailOn = typer.Option(FailOn.low, "--fail-on", help="Lowest severity that fails."),
     include: list[str] = typer.Option(None, "--include", help="Only files matching GLOB."),
-    exclude: list[str] = typer.Option(None, "--exclude", help="Skip paths matching GLOB."),
+    exclude: list[str] = typer.Option(
+        None, "--exclude", help="Skip paths matching GLOB (gitignore syntax)."
+    ),
+    skip_vendored: bool = typer.Option(
+        False,
+        "--skip-vendored",
+        help="Also skip directories by name (node_modules, vendor, third_party, "
+        "site-packages ...). Off by default: committed third-party trees are scanned.",
+    ),
+    skip_dir: list[str] = typer.Option(
+        None, "--skip-dir", help="Skip every directory with this exact NAME (repeatable)."
+    ),
+    min_confidence: float = typer.Option(
+        0.0,
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="Report only findings at or above this confidence (0-1; default: all).",
+    ),
     max_file_size: int = typer.Option(25 * 1024 * 1024, "--max-file-size", help="Bytes."),
     engine: EngineName = typer.Option(EngineName.auto, "--engine", help="Matching engine."),
     jobs: int | None = typer.Option(
@@ -239,6 +268,9 @@ def scan_command(
     paths = list(paths or ["."])
     use_stdin = stdin or paths == ["-"]
     from secretvault.errors import SecretVaultError
+    from secretvault.scanning.walker import VENDORED_DIR_NAMES
+
+    skip_names = frozenset(skip_dir or ()) | (VENDORED_DIR_NAMES if skip_vendored else frozenset())
 
     try:
         report, matches = _run_scan(
@@ -256,9 +288,14 @@ def scan_command(
             known_secrets,
             no_progress,
             started,
+            skip_names,
         )
     except SecretVaultError as exc:
         raise _err(str(exc)) from None
+    if min_confidence > 0:
+        keep_fp = {f.fingerprint for f in report.findings if f.confidence >= min_confidence}
+        report.findings = [f for f in report.findings if f.fingerprint in keep_fp]
+        matches = [m for m in matches if m.fingerprint in keep_fp]
     if update_baseline:
         if baseline is None:
             raise _err("--update-baseline needs --baseline FILE")
@@ -299,9 +336,11 @@ def _run_scan(
     known: bool,
     no_progress: bool,
     started: float,
+    skip_dir_names: frozenset[str] = frozenset(),
 ) -> tuple[SecretScanReport, list[RawMatch]]:
     from secretvault.scanning.api import build_report
     from secretvault.scanning.scanner import Scanner
+    from secretvault.scanning.walker import SkipStats
 
     values, types = load_known_secrets(ctx) if known else ({}, {})
     git_mode = staged or history or since is not None
@@ -315,21 +354,33 @@ def _run_scan(
     scanner = Scanner(engine=engine, allowlist=allow, known_secrets=values, known_types=types)
     values.clear()
     progress, stop = _progress(not no_progress)
+    skipped = SkipStats()
     try:
         if use_stdin:
             data = sys.stdin.buffer.read()
             matches = scanner.scan_bytes(data, "<stdin>")
             files, nbytes = 1, len(data)
         elif git_mode:
-            matches, files, nbytes = _scan_git(scanner, root, staged, since, include, progress)
+            matches, files, nbytes = _scan_git(
+                scanner, root, staged, since, include, progress, skip_dir_names
+            )
         else:
             matches, files, nbytes = _scan_dirs(
-                scanner, paths, include, exclude, max_size, jobs, progress
+                scanner,
+                paths,
+                include,
+                exclude,
+                max_size,
+                jobs,
+                progress,
+                skipped,
+                skip_dir_names,
             )
     finally:
         stop()
     label = "<stdin>" if use_stdin else root
-    return build_report(label, matches, files, nbytes, started, scanner.engine_name), matches
+    report = build_report(label, matches, files, nbytes, started, scanner.engine_name, skipped)
+    return report, matches
 
 
 def _scan_git(
@@ -339,17 +390,23 @@ def _scan_git(
     since: str | None,
     include: list[str],
     progress: Callable[[int, int], None] | None,
+    skip_dir_names: frozenset[str],
 ) -> tuple[list[RawMatch], int, int]:
     from secretvault.scanning import git
 
     repo = git.repo_root(root)
+    pats = include or None
     if staged:
         blocks = git.staged_blocks(repo)
-        return git.scan_blocks(scanner, blocks, include or None, progress=progress)
+        return git.scan_blocks(
+            scanner, blocks, pats, progress=progress, skip_dir_names=skip_dir_names
+        )
     if not git.has_commits(repo):
         return [], 0, 0
     blocks = git.history_blocks(repo, since=since)
-    return git.scan_blocks(scanner, blocks, include or None, once=True, progress=progress)
+    return git.scan_blocks(
+        scanner, blocks, pats, once=True, progress=progress, skip_dir_names=skip_dir_names
+    )
 
 
 def _emit(

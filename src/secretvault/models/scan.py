@@ -42,6 +42,14 @@ class SecretScanReport(Model):
     scanned_at: datetime = Field(default_factory=utcnow)
     duration_seconds: float = 0.0
     engine: str = ""
+    skipped_files: dict[str, int] = Field(
+        default_factory=dict,
+        description="files not scanned, by reason (ignored, excluded, binary, too_large ...)",
+    )
+    skipped_dirs: dict[str, int] = Field(
+        default_factory=dict,
+        description="directories pruned without being opened, by reason (vcs, virtualenv ...)",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

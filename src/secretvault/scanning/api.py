@@ -10,13 +10,25 @@ from secretvault.errors import ScanError
 from secretvault.models import SecretScanReport, SecretType
 from secretvault.scanning.allowlist import Allowlist
 from secretvault.scanning.scanner import RawMatch, Scanner
-from secretvault.scanning.walker import DEFAULT_MAX_FILE_SIZE, DEFAULT_PATTERNS, WalkOptions, walk
+from secretvault.scanning.walker import (
+    DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_PATTERNS,
+    SkipStats,
+    WalkOptions,
+    walk,
+)
 
 
 def build_report(
-    root: str, matches: list[RawMatch], files: int, nbytes: int, started: float, engine: str
+    root: str,
+    matches: list[RawMatch],
+    files: int,
+    nbytes: int,
+    started: float,
+    engine: str,
+    skipped: SkipStats | None = None,
 ) -> SecretScanReport:
-    """Wrap redacted findings and counts into a :class:`SecretScanReport`."""
+    """Wrap redacted findings, counts and skip reasons into a :class:`SecretScanReport`."""
     return SecretScanReport(
         repository_path=root,
         files_scanned=files,
@@ -24,6 +36,8 @@ def build_report(
         findings=[m.to_finding() for m in matches],
         duration_seconds=round(time.perf_counter() - started, 6),
         engine=engine,
+        skipped_files=dict(sorted(skipped.files.items())) if skipped else {},
+        skipped_dirs=dict(sorted(skipped.dirs.items())) if skipped else {},
     )
 
 
@@ -37,6 +51,8 @@ def scan_tree_raw(
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     exclude: Sequence[str] = (),
     respect_gitignore: bool = True,
+    skip_dir_names: frozenset[str] = frozenset(),
+    skipped: SkipStats | None = None,
     known_secrets: Mapping[str, str] | None = None,
     known_types: Mapping[str, SecretType] | None = None,
     allowlist: Allowlist | None = None,
@@ -44,7 +60,11 @@ def scan_tree_raw(
     progress: Callable[[int, int], None] | None = None,
     scanner: Scanner | None = None,
 ) -> tuple[list[RawMatch], int, int, str]:
-    """Scan a directory or file; returns unredacted matches (internal: fix/baseline need them)."""
+    """Scan a directory or file; returns unredacted matches (internal: fix/baseline need them).
+
+    Returns ``(matches, files scanned, bytes scanned, engine name)``; what was not scanned is
+    added to ``skipped`` by reason when one is given.
+    """
     root = Path(repository_path)
     if not root.exists():
         raise ScanError(f"path does not exist: {root}", hint="pass an existing file or directory")
@@ -65,8 +85,12 @@ def scan_tree_raw(
         exclude=exclude,
         max_file_size=max_file_size,
         respect_gitignore=respect_gitignore,
+        skip_dir_names=skip_dir_names,
+        stats=skipped if skipped is not None else SkipStats(),
     )
     matches, stats = scanner.scan_paths(walk(root, opts), jobs=jobs, progress=progress)
+    if stats.binary_files:
+        opts.stats.files["binary"] += stats.binary_files
     return matches, stats.files_scanned, stats.bytes_scanned, scanner.engine_name
 
 
@@ -85,10 +109,12 @@ def scan_repository(
     """
     started = time.perf_counter()
     patterns = list(DEFAULT_PATTERNS) if file_patterns is None else list(file_patterns)
+    skipped = SkipStats()
     matches, files, nbytes, engine = scan_tree_raw(
         repository_path,
         patterns,
         secret_types,
+        skipped=skipped,
         **options,  # type: ignore[arg-type]
     )
-    return build_report(str(repository_path), matches, files, nbytes, started, engine)
+    return build_report(str(repository_path), matches, files, nbytes, started, engine, skipped)

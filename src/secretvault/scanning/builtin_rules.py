@@ -1,12 +1,19 @@
-"""The provider rule set, and SPEC's seven pattern-table rules as the catalogue defines them.
+"""The provider rule set, and SPEC's seven pattern-table rules.
 
-The rules themselves live once, in ``rules/catalogue``; this module only names SPEC's seven (in
-SPEC's table order) for code and tests that need exactly those.
+The provider rules live once, in ``rules/catalogue``; this module names SPEC's seven (in SPEC's
+table order) and adds one *floor* rule for each: SPEC's own regex, so that everything SPEC's
+table matches is reported. Structural evidence sets the confidence instead of deciding whether
+a match exists: a value the provider rule confirms (checksum, key body, JWT header) is reported
+by the provider rule at SPEC's confidence; one it rejects, or that only SPEC's looser pattern
+matches, is reported by the floor at :data:`UNCONFIRMED_CONFIDENCE`, with the reason in its
+description. Placeholder filters still drop placeholders (``xxxx…``, ``your-key-here``).
 """
 
 from __future__ import annotations
 
-from secretvault.scanning.rules.base import Rule
+from dataclasses import replace
+
+from secretvault.scanning.rules.base import FLOOR_TAG, Rule
 
 SPEC_RULE_IDS = (
     "openai-api-key-legacy",
@@ -17,6 +24,47 @@ SPEC_RULE_IDS = (
     "database-url",
     "jwt",
 )
+UNCONFIRMED_CONFIDENCE = 0.3
+
+# rule id -> (SPEC's regex, bounded and with the value in ``secret``; keywords; the reason a
+# floor match is less certain). The regexes accept at least what SPEC's table accepts.
+SPEC_FLOORS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "openai-api-key-legacy": (
+        r"\b(?P<secret>sk-[a-zA-Z0-9]{48})\b",
+        ("sk-",),
+        "no OpenAI key marker: likely an example, a test value or another vendor's key",
+    ),
+    "github-pat-classic": (
+        r"\b(?P<secret>ghp_[a-zA-Z0-9]{36})\b",
+        ("ghp_",),
+        "checksum does not verify: likely an example or a mistyped token",
+    ),
+    "aws-secret-access-key": (
+        r"(?i:aws[^\n]*access[_-]?key[^\n]*[:=][^\n]*[\"'](?P<secret>[a-z0-9/+=]{20,})[\"'])",
+        ("aws",),
+        "not a 40-character AWS secret key: maybe a key id, an example or another value",
+    ),
+    "stripe-secret-key": (
+        r"\b(?P<secret>sk_live_[a-zA-Z0-9]{24,})",
+        ("sk_live_",),
+        "unusual length for a Stripe key",
+    ),
+    "private-key": (
+        r"(?P<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----)",
+        ("private key-----",),
+        "no valid key body follows the header: likely elided, truncated or an example",
+    ),
+    "database-url": (
+        r"\b(?:postgres(?:ql)?|mysql)://[^:/\s\"'@]+:(?P<secret>[^@\s\"']+)@[^/\s\"']+",
+        ("postgres", "mysql"),
+        "weak or unusual password: likely a local default or an example",
+    ),
+    "jwt": (
+        r"\b(?P<secret>eyJ[a-zA-Z0-9_-]+\.[a-zA-Z0-9_-]+\.[a-zA-Z0-9_-]+)",
+        ("eyj",),
+        "header is not a JSON JWT header: likely a truncated or example token",
+    ),
+}
 
 
 def load_provider_rules() -> tuple[Rule, ...]:
@@ -30,6 +78,22 @@ def spec_rules() -> tuple[Rule, ...]:
     """SPEC's seven rules, in the order of SPEC's pattern table."""
     by_id = {r.id: r for r in load_provider_rules()}
     return tuple(by_id[i] for i in SPEC_RULE_IDS)
+
+
+def floor_rule(provider: Rule) -> Rule:
+    """The floor for one of SPEC's seven: SPEC's regex, the provider's type and severity."""
+    regex, keywords, reason = SPEC_FLOORS[provider.id]
+    return replace(
+        provider,
+        description=f"{provider.description} (unconfirmed: {reason})",
+        confidence=UNCONFIRMED_CONFIDENCE,
+        regex=regex,
+        keywords=keywords,
+        validate=None,
+        case_insensitive=False,
+        negatives=lambda _rng: [],
+        tags=(*(t for t in provider.tags if t != "multiline"), FLOOR_TAG),
+    )
 
 
 SPEC_RULES: tuple[Rule, ...] = spec_rules()

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from secretvault.scanning.generic import HS_PREFILTERS
-from secretvault.scanning.rules.base import Rule
+from secretvault.scanning.generic import HS_PREFILTERS, PASSWORD_SYNTAX
+from secretvault.scanning.rules.base import FLOOR_TAG, Rule
 
 WHOLE_BUFFER = -1  # marker: verify a multiline rule over the whole buffer
 
@@ -41,8 +41,10 @@ class CompiledRule:
     keywords: tuple[bytes, ...]
     multiline: bool
     generic: bool
+    floor: bool
     config_only: bool
     header: bool
+    password_syntax: bool
     hs_regex: str
     case_insensitive: bool
     loader: Callable[[], Rule] | None = None
@@ -86,8 +88,10 @@ def compile_rule(index: int, rule: Any, loader: Callable[[], Rule] | None = None
         keywords=tuple(k.lower().encode("utf-8") for k in rule.keywords if k),
         multiline=multiline,
         generic="generic" in rule.tags,
+        floor=FLOOR_TAG in rule.tags,
         config_only="config-only" in rule.tags,
         header="header" in rule.tags,
+        password_syntax=PASSWORD_SYNTAX in rule.tags,
         hs_regex=HS_PREFILTERS.get(rule.regex, rule.regex),
         case_insensitive=rule.case_insensitive,
         loader=loader,

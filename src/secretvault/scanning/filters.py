@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
+from urllib.parse import unquote
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Candidate:
     start: int
     end: int
     rule_id: str
+    next_line: str = field(default="", repr=False)  # only filled for SPEC floor matches
 
 
 Filter = Callable[[Candidate], bool]
@@ -105,7 +107,12 @@ _STRICT_PLACEHOLDER_WORDS = (
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-_SHA_CONTEXT = re.compile(r"commit|sha|\brev|\bref|hash|digest|checksum|integrity|etag", re.I)
+# Whole words (and snake/camel parts): "shared_secret" is not "sha".
+_SHA_CONTEXT = re.compile(
+    r"commit|(?<![a-z])sha(?:1|256|384|512)?(?![a-z])|\brev|\bref|hash|digest|checksum|"
+    r"integrity|etag",
+    re.I,
+)
 # The candidate is the literal default argument of the look-up: hard-coded after all.
 _DEFAULT_ARG = re.compile(
     r"\(\s*[rbuf]{0,2}[\"'][\w.-]+[\"']\s*,\s*(?:default\s*=\s*)?[rbuf]{0,2}[\"']$"
@@ -139,22 +146,9 @@ _LOCK_NAMES = frozenset(
         "pubspec.lock",
     }
 )
-_FIXTURE_DIRS = frozenset(
-    {
-        "fixtures",
-        "fixture",
-        "testdata",
-        "test_data",
-        "__fixtures__",
-        "__mocks__",
-        "mocks",
-        "__snapshots__",
-        "snapshots",
-        "examples",
-        "example",
-        "samples",
-    }
-)
+# Documentation examples are written to be copied: their credentials are placeholders by
+# intent. (Test code is different: it is reported at lower confidence, see generic.is_test_path.)
+_EXAMPLE_DIRS = frozenset({"examples", "example", "samples", "sample"})
 # Documentation example files (botocore's ``examples-1.json``), like example directories.
 _EXAMPLE_FILE = re.compile(r"^(?:examples?|samples?)(?:[-_.]?\d+)?\.[a-z0-9]+$")
 _B64_VALUE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -164,7 +158,7 @@ _WEAK_RE = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
 _SHORT_WORDS = ("foo", "bar", "baz", "test", "fake", "mock", "none", "null", "todo")
 _SHORT_RE = re.compile(r"(?:^|[^a-z])(?:" + "|".join(_SHORT_WORDS) + r")(?:[^a-z]|$)")
 _STRICT_RE = re.compile("|".join(re.escape(w) for w in _STRICT_PLACEHOLDER_WORDS))
-_SEQUENCES = ("abcdefgh", "01234567", "12345678", "23456789", "98765432", "zyxwvuts")
+_SEQUENCES = ("abcde", "12345", "23456789", "98765432", "zyxwvuts")
 
 
 def _value(c: Candidate) -> str:
@@ -220,9 +214,9 @@ def is_embedded_in_blob(c: Candidate) -> bool:
     return (c.start - left) + (right - c.end) >= 32
 
 
-def is_uuid(c: Candidate) -> bool:
-    """UUIDs are identifiers far more often than credentials."""
-    return bool(_UUID.match(_value(c)))
+def is_uuid_value(value: str) -> bool:
+    """A canonical 8-4-4-4-12 hex UUID."""
+    return bool(_UUID.match(value))
 
 
 def is_git_sha(c: Candidate) -> bool:
@@ -240,13 +234,13 @@ def is_hash_in_context(c: Candidate) -> bool:
 
 @lru_cache(maxsize=4096)
 def _path_facts(path: str) -> tuple[bool, bool, bool]:
-    """(lock file, minified file, fixture directory) for a path; cached per file."""
+    """(lock file, minified file, documentation example) for a path; cached per file."""
     p = PurePosixPath(path)
     name = p.name.lower()
     lock = name in _LOCK_NAMES or name.endswith(".lock")
     parts = {q.lower() for q in p.parts[:-1]}
-    fixture = bool(parts & _FIXTURE_DIRS) or bool(_EXAMPLE_FILE.match(name))
-    return lock, ".min." in name, fixture
+    example = bool(parts & _EXAMPLE_DIRS) or bool(_EXAMPLE_FILE.match(name))
+    return lock, ".min." in name, example
 
 
 def is_lock_file(c: Candidate) -> bool:
@@ -265,6 +259,34 @@ def is_env_lookup(c: Candidate) -> bool:
     return bool(_ENV_LOOKUP.search(before)) and not _DEFAULT_ARG.search(before)
 
 
+_TYPEOF = re.compile(r"\btypeof\s+[\w.$\[\]'\"]+\s*[!=]==?\s*[\"'`]$")
+
+
+def is_type_comparison(c: Candidate) -> bool:
+    """``typeof this.password === 'function'``: the literal is a type name, not a value.
+
+    Counter-example: ``this.password === 'hunter22x'`` compares the value itself.
+    """
+    return bool(_TYPEOF.search(c.line[: c.start]))
+
+
+_SPACED_FLAG = re.compile(r"\s--?[A-Za-z][\w-]*[ \t]+[\"']?$")
+_REST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`$")
+
+
+def is_prose(c: Candidate) -> bool:
+    """Documentation prose around a secret-like word: ``--password options`` (a flag named in
+    a sentence, followed by a lowercase word) and reST roles (``Pass :meth:`peek```).
+
+    Counter-examples: ``--password=hunter2x``, ``--password 'Xk9…'`` and ``--password s3cr3t``
+    (not a plain word) are values.
+    """
+    before = c.line[: c.start]
+    if _REST_ROLE.search(before):
+        return True
+    return bool(_SPACED_FLAG.search(before)) and c.secret.isalpha() and c.secret.islower()
+
+
 _URL_HOST = re.compile(r"[A-Za-z][\w+.-]*://(?:[^/@\s\"'`]*@)?([^/:?#\s\"'`]+)[^\s\"'`]*$")
 _DOC_HOST = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|[\w-]+\.(?:example|test|invalid))$")
 
@@ -280,12 +302,15 @@ def is_public_key(c: Candidate) -> bool:
     return c.secret.startswith(_PUBLISHABLE) or bool(_PUBLIC_KEY.search(c.line))
 
 
-def is_test_fixture(c: Candidate) -> bool:
-    """Fixture, mock and sample directories and example files: generic matches are examples."""
+def is_documentation_example(c: Candidate) -> bool:
+    """Example and sample directories and example files: generic matches are placeholders.
+
+    Counter-example: ``tests/fixtures/users.py`` is test code, reported at lower confidence.
+    """
     return _path_facts(c.path)[2]
 
 
-def _decoded_text(v: str) -> str:
+def decoded_text(v: str) -> str:
     """``v`` base64-decoded when that gives printable ASCII text, else empty."""
     if len(v) < 8 or len(v) % 4 or not _B64_VALUE.match(v):
         return ""
@@ -296,21 +321,130 @@ def _decoded_text(v: str) -> str:
     return raw.decode("ascii").lower() if raw.isascii() and raw.decode().isprintable() else ""
 
 
+# Well-known default and test passwords (vendor defaults of databases, brokers, appliances and
+# images, and the top entries of public common-password lists). A literal in this list says
+# "use the default", not "here is our secret". Compared lowercased, trailing digits removed.
+DEFAULT_PASSWORDS = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "toor",
+        "guest",
+        "user",
+        "demo",
+        "default",
+        "pass",
+        "passw0rd",
+        "postgres",
+        "postgresql",
+        "mysql",
+        "mariadb",
+        "oracle",
+        "sa",
+        "sysadmin",
+        "manager",
+        "tomcat",
+        "rabbitmq",
+        "redis",
+        "mongo",
+        "mongodb",
+        "elastic",
+        "kibana",
+        "changeit",
+        "vagrant",
+        "ubuntu",
+        "raspberry",
+        "alpine",
+        "docker",
+        "jenkins",
+        "minio",
+        "minioadmin",
+        "keycloak",
+        "welcome",
+        "master",
+        "qwerty",
+        "letmein",
+        "monkey",
+        "dragon",
+        "iloveyou",
+        "trustno1",
+        "abc",
+        "abcd",
+        "abc123",
+        "pwd",
+        "pw",
+        "topsecret",
+        "supersecret",
+        "mysecret",
+        "mypassword",
+        "mypass",
+        "hello",
+        "public",
+        "private",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "empty",
+        "blank",
+        "unknown",
+        "unset",
+        "required",
+        "optional",
+        "todo",
+        "tbd",
+        "string",
+        "text",
+        "value",
+        "masterkey",
+        "secret",
+        "password",
+    }
+)
+_TRAILING_DIGITS = re.compile(r"[0-9!.]+$")
+
+
+def is_default_password(value: str) -> bool:
+    """A vendor default or top common password, optionally with trailing digits (``admin123``)."""
+    low = value.lower()
+    return low in DEFAULT_PASSWORDS or _TRAILING_DIGITS.sub("", low) in DEFAULT_PASSWORDS
+
+
+_MASKED = re.compile(r"^[*xX\u2022\u25cf#.?_-]+$|^\*{3,}|\*{3,}$")
+
+
+def is_masked(value: str) -> bool:
+    """``********``, ``xxxx``, ``••••``: a value shown with its characters hidden."""
+    return bool(_MASKED.search(value))
+
+
 _LEET = str.maketrans("013457@$!", "oieastasi")
-_LEET_WORDS = re.compile("password|passwort|changeme|letmein|welcome|secret|qwerty|admin")
+_LEET_WORDS = re.compile(
+    "password|passwort|changeme|letmein|welcome|secret|qwerty|admin|p[^a-z0-9]ss[^a-z0-9]?word"
+)
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
 
 
 def is_weak_placeholder(c: Candidate) -> bool:
-    """Generic-only: placeholder words (also leetspeak or base64-encoded), sequences, dates."""
-    v = _value(c)
+    """Generic-only: placeholder words (also leetspeak, URL- or base64-encoded), sequences,
+    dates."""
+    return is_placeholder_value(_value(c))
+
+
+def is_placeholder_value(value: str) -> bool:
+    """The test behind :func:`is_weak_placeholder`, on a bare value."""
+    v = unquote(value)
     if _ISO_DATE.match(v):
         return True
     if _LEET_WORDS.search(v.lower().translate(_LEET)):
         return True
-    for text in (v.lower(), _decoded_text(v)):
+    for text in (v.lower(), decoded_text(v)):
         if text and (
             _WEAK_RE.search(text) or _SHORT_RE.search(text) or any(s in text for s in _SEQUENCES)
         ):
@@ -327,23 +461,58 @@ COMMON: tuple[Filter, ...] = (
 
 GENERIC: tuple[Filter, ...] = (
     is_lock_file,
-    is_test_fixture,
+    is_documentation_example,
     is_minified,
     is_weak_placeholder,
-    is_uuid,
     is_git_sha,
     is_hash_in_context,
     is_env_lookup,
+    is_type_comparison,
+    is_prose,
     is_example_url,
     is_public_key,
 )
 
 
-def dropped_by(c: Candidate, generic: bool) -> str | None:
+_PEM_MARKER_END = re.compile(r"(?:\\r)?(?:\\n)?[\"'`]")
+_QUOTED_B64 = re.compile(r"^\s*\+?\s*[bBrRuU]?[\"'`][A-Za-z0-9+/=]{16,}")
+
+
+def is_floor_placeholder(c: Candidate) -> bool:
+    """SPEC floor matches: a placeholder word in the value (``ghp_your_token_here…``), or a
+    URL password that is a default, masked or a placeholder (``user:pass@``, ``test:**@``),
+    means an example; random tokens hold none.
+
+    A PEM header is a marker, not a value: it is a placeholder when elided (``...`` follows
+    it) or when its string literal ends right after it, optionally after an escaped newline,
+    and the next line is not a quoted base64 chunk (code that builds or parses keys:
+    ``b'-----BEGIN … KEY-----\\n' + b64(der)``). A block has body text after its header.
+    Counter-examples: a header followed by a short base64 body in the same literal, and a
+    key written as concatenated literals (``"-----BEGIN …-----\\n" +`` then ``"MIIE…\\n" +``),
+    are reported.
+    """
+    if c.secret.startswith("-----"):
+        after = c.line[c.end : c.end + 12]
+        if "..." in after or "\u2026" in after:
+            return True
+        return bool(_PEM_MARKER_END.match(after)) and not _QUOTED_B64.match(c.next_line)
+    v = unquote(_value(c))
+    return is_weak_placeholder(c) or is_default_password(v) or is_masked(v)
+
+
+# Floor matches were not confirmed by their provider rule: placeholders decide.
+FLOOR: tuple[Filter, ...] = (is_floor_placeholder,)
+
+
+def dropped_by(c: Candidate, generic: bool, floor: bool = False) -> str | None:
     """Name of the first filter that drops ``c`` (None when it survives)."""
     for f in COMMON:
         if f(c):
             return f.__name__
+    if floor:
+        for f in FLOOR:
+            if f(c):
+                return f.__name__
     if generic:
         for f in GENERIC:
             if f(c):

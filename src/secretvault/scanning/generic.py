@@ -1,9 +1,17 @@
-"""Generic detection: a secret-looking literal assigned to a password/secret/token/key name.
+"""Generic detection: a literal credential assigned to a password/secret/token/key name.
 
-Two rules share the id ``generic-secret``: one for quoted literals (any language) and one for
-unquoted config values (``.env``, YAML, INI, properties, shell). The regex only finds the
-shape; whether the *name* is secret-like and the *value* looks random enough is decided here,
-strictly, because generic detection is where precision is lost.
+All rules here share the id ``generic-secret``; they differ only in the syntax they read
+(assignments and object literals in most languages, unquoted config values, XML elements,
+name/value pairs, setter calls, command-line flags, SQL, URLs, DSNs, ``.netrc`` ...). The regex
+only finds the shape; :func:`accept` decides from the *name* and the *value*:
+
+* The name must say what the value is (password, secret, token, key, salt ...).
+* For a password the value is judged by **what it is**, not how random it looks: a
+  placeholder, a reference (variable, env, template, attribute path), an expression or call,
+  a masked or empty value, or a well-known default password is not a finding; any other
+  literal of 4+ characters is, with lower confidence and severity when short or word-like.
+* Tokens and keys are machine-made, so a value made of words is a label or a name, not one.
+* Matches in test code are reported with lower confidence and severity, not hidden.
 """
 
 from __future__ import annotations
@@ -14,11 +22,21 @@ import re
 import string
 from collections import Counter
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from secretvault.models import SecretType, Severity
+from secretvault.scanning.filters import (
+    decoded_text,
+    is_default_password,
+    is_masked,
+    is_uuid_value,
+)
 from secretvault.scanning.rules.base import ExampleFactory, Rule
 
 GENERIC_ID = "generic-secret"
+# Rule tag: the syntax itself says the value is a password (SQL IDENTIFIED BY, URL user-info,
+# .netrc, mysql -p), so no secret-like name is needed.
+PASSWORD_SYNTAX = "password-syntax"
 
 _KEYWORDS = (
     "pass",
@@ -28,16 +46,23 @@ _KEYWORDS = (
     "key",
     "credential",
     "auth",
+    "salt",
+    "nonce",
+    "verifier",
 )
 
 _NAME = r"(?P<name>[A-Za-z_$@][\w.$@-]{0,80})"
 # A backslash may precede each quote: JSON escaped inside a string literal
 # (``PAYLOAD = "{\"client_secret\": \"…\"}"``).
-_OP = r"\\?[\"']?\s*(?::\s*[A-Za-z_][\w\[\], .]*\s*)?(?::=|=>|=|:|<-)\s*"
-_QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?\\?([\"'`])(?P<secret>[^\"'`\s\\]{6,200})\\?[\"'`]"
+# A type annotation may sit between name and operator (``api_key: str = "…"``,
+# ``creds: Dict[str, str] = …``); commas only inside brackets, so that ``a: b, c: 'x'`` in an
+# object literal is two entries, not one annotated name.
+_ANNOTATION = r"(?::\s*[A-Za-z_][\w.]*(?:\[[\w\[\], .]*\])?\s*)?"
+_OP = r"\\?[\"']?\]?\s*" + _ANNOTATION + r"(?:===|==|!==|!=|:=|=>|=|:|<-)\s*"
+_QUOTED = _NAME + _OP + r"(?:[rbuf]{0,2})?\\?([\"'`])(?P<secret>[^\"'`\s\\]{4,200})\\?[\"'`]"
 _UNQUOTED = (
-    r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
-    r"(?P<secret>(?:(?<==)#|[^\s\"'`#;,{}\[\]()<>])[^\s\"'`]{5,199})(?:\s+[#;].*)?\s*(?:`|$)"
+    r"(?:^|`)\s*(?:export\s+|set\s+|ENV\s+|-\s+[\"']?)?" + _NAME + r"[\"']?\s*(?:=|:)\s*"
+    r"(?P<secret>(?:(?<==)#|[^\s\"'`#;,{}\[\]()<>])[^\s\"'`]{3,199})[\"']?(?:\s+[#;].*)?\s*(?:`|$)"
 )
 
 _CONFIG_SUFFIXES = frozenset(
@@ -48,6 +73,7 @@ _CONFIG_SUFFIXES = frozenset(
         ".ini",
         ".cfg",
         ".conf",
+        ".cnf",
         ".properties",
         ".sh",
         ".bash",
@@ -69,6 +95,9 @@ _CONFIG_NAMES = frozenset({".env", "dockerfile", ".npmrc", ".pypirc", ".netrc", 
 
 _PASSWORD_TOKENS = frozenset({"password", "passwd", "pwd", "pass", "passphrase", "passwort", "pw"})
 _PASSWORD_SUFFIXES = ("password", "passwd", "passphrase", "pwd")  # pgpassword, dbpasswd
+_FLAG_PREFIXES = frozenset({"is", "has", "use", "uses", "enable", "enabled", "allow", "show"})
+# Secret inputs of signatures and key derivation (OAuth 1.0a nonce/verifier, salts, peppers).
+_SALT_TOKENS = frozenset({"salt", "nonce", "verifier", "pepper"})
 _STRONG_TOKENS = frozenset({"secret", "token", "apikey", "credential", "credentials", "bearer"})
 _KEY_QUALIFIERS = frozenset(
     {
@@ -89,7 +118,7 @@ _KEY_QUALIFIERS = frozenset(
         "hmac",
         "jwt",
         "webhook",
-        "consumer",
+        # not "consumer": an OAuth consumer key is a public identifier (sent in the clear)
     }
 )
 _NOT_SECRET_LAST = frozenset(
@@ -213,6 +242,7 @@ _NOT_SECRET_LAST = frozenset(
         "updated",
         "created",
         "age",
+        "accessor",  # a Vault token accessor references a token without granting its rights
     }
 )
 _NOT_SECRET_ANY = frozenset(
@@ -228,7 +258,7 @@ _NOT_SECRET_ANY = frozenset(
         "fingerprint",
         "csrf",
         "xsrf",
-        "nonce",
+        "csp",  # a CSP nonce is sent to every browser
         "keyboard",
         "monkey",
         "turkey",
@@ -270,7 +300,6 @@ _NOT_SECRET_ANY = frozenset(
         "continuation",
         "i18n",
         "translation",
-        "test",
         "mock",
         "fake",
         "dummy",
@@ -285,7 +314,7 @@ _WORDISH = re.compile(
 _DOTTED = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+$")
 _SEGMENT = re.compile(r"^(?:[a-z_][a-z0-9_-]*|[A-Z_][A-Z0-9_-]*|[A-Z]?[a-z]+(?:[A-Z][a-z0-9]+)*)$")
 _PATHISH = re.compile(
-    r"^(?:~|\.{1,2})?/[a-z0-9._-]*(?:/[a-z0-9._-]*)*$|^[A-Za-z]:\\|"
+    r"^(?:~|\.{1,2})?/[A-Za-z0-9._-]*(?:/[A-Za-z0-9._-]*)*$|^[A-Za-z]:\\|"
     r"^[\w.-]+(?:/[\w.-]+)+\.[a-z]{2,5}$|"
     r"\.(?:pem|key|json|txt|crt|p12|yaml|yml|env|pub|der|jks|keystore)$"
 )
@@ -298,38 +327,126 @@ _CAMEL_SPLIT = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _KW = "(?i:" + "|".join(_KEYWORDS) + ")"
 # Hyperscan prefilters (supersets of each rule on a line, far faster than the full regex):
 # every accepted generic name contains a keyword, and the name precedes the assignment.
-_XML = r"<(?P<name>[A-Za-z_][\w.:-]{0,60})>\s*(?P<secret>[^<>\s\"']{6,200})\s*</"
+_XML = r"<(?P<name>[A-Za-z_][\w.:-]{0,60})>\s*(?P<secret>[^<>\s\"']{4,200})\s*</"
 _HEADER = (
     r"(?P<name>(?i:authorization))[\"']?\s*[:=]\s*[\"']?(?i:bearer|token|basic)[ \t]+"
-    r"(?P<secret>[A-Za-z0-9._~+/-]{16,}=*)"
+    r"(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"
 )
 # A literal default of an environment / config / mapping look-up is hard-coded all the same:
 # ``os.getenv("DB_PASSWORD", "…")``, ``os.environ.setdefault("API_TOKEN", "…")``,
 # ``config("SECRET_KEY", default="…")``, ``ENV.fetch("X", "…")``, ``opts.get("token", "…")``.
-_LOOKUP_CALL = r"\b(?:getenv|get_env|env|get|setdefault|fetch|config)\(\s*"
+_LOOKUP_CALL = (
+    r"\b(?:getenv|get_env|env|get|setdefault|fetch|config|define|put|set|setProperty|setenv|"
+    r"putenv|add|option)\(\s*"
+)
 _ENV_DEFAULT = (
     _LOOKUP_CALL + r"[rbuf]{0,2}[\"'](?P<name>[A-Za-z_][\w.-]{0,80})[\"']\s*,\s*"
-    r"(?:default\s*=\s*)?[rbuf]{0,2}([\"'])(?P<secret>[^\"'`\s\\]{6,200})[\"']"
+    r"(?:default\s*=\s*)?[rbuf]{0,2}([\"'])(?P<secret>[^\"'`\s\\]{4,200})[\"']"
 )
 # A credential in a URL query string: ``https://api…/export?auth_token=…&format=csv``.
 _QUERY = (
-    r"(?<=[\w/.-])[?&](?:amp;)?(?P<name>[A-Za-z_][\w.-]{0,60})="
-    r"(?P<secret>[^\s\"'`&#<>\\]{6,200})"
+    r"(?:(?<=[\w/.-])[?&#]|(?<=[\"'])|^)(?:amp;)?(?P<name>[A-Za-z_][\w.-]{0,60})="
+    r"(?P<secret>[^\s\"'`&#<>\\]{4,200})"
 )
 # PowerShell: ``$dbPassword = ConvertTo-SecureString "…" -AsPlainText -Force``.
 _PWSH = (
-    r"\$(?P<name>[A-Za-z_]\w{0,80})\s*=\s*\(?\s*(?i:ConvertTo-SecureString)\s+"
-    r"(?:(?i:-String)\s+)?([\"'])(?P<secret>[^\"'`\s]{6,200})[\"'][^\n]*(?i:-AsPlainText)"
+    r"[$-](?P<name>[A-Za-z_]\w{0,80})\s*=?\s*\(?\s*(?i:ConvertTo-SecureString)\s+"
+    r"(?:(?i:-String)\s+)?([\"'])(?P<secret>[^\"'`\s]{4,200})[\"'][^\n]*(?i:-AsPlainText)"
+)
+# An inline plain-text SecureString is a credential whatever it is assigned to:
+# ``New-Object PSCredential('u', (ConvertTo-SecureString '…' -AsPlainText -Force))``.
+_PWSH_INLINE = (
+    r"\(\s*(?P<name>(?i:ConvertTo-SecureString))\s+(?:(?i:-String)\s+)?([\"'])"
+    r"(?P<secret>[^\"'`\s]{4,200})[\"'][^\n]*(?i:-AsPlainText)"
+)
+# C/C++ and friends: ``#define DB_PASSWORD "…"`` (no operator between name and value).
+_DEFINE = (
+    r"#\s*define[ \t]+(?P<name>[A-Za-z_]\w{0,80})[ \t]+[LuU8]{0,2}\"(?P<secret>[^\"\s\\]{4,200})\""
+)
+# A (user, password) pair given to a credential constructor or an ``auth=`` tuple:
+# ``auth=("svc", "…")``, ``HTTPBasicAuth("svc", "…")``, ``new NetworkCredential("u", "…")``,
+# ``DriverManager.getConnection(url, "u", "…")``: the second string is the password.
+_CRED_PAIR = (
+    r"(?P<name>\b(?:auth|(?:HTTP)?(?:Basic|Digest|Proxy)Auth|NetworkCredential|"
+    r"UsernamePasswordCredentials|PasswordAuthentication|PSCredential|getConnection))"
+    r"\s*=?\s*\(\s*(?:[\w.]+\s*,\s*)?[\"'][^\"'\n]{1,80}[\"']\s*,\s*"
+    r"(?:[\w.]+\()?[\"'](?P<secret>[^\"'`\s\\]{4,200})[\"']"
+)
+# Value characters of an unquoted shell / command-line value: stops at quotes, $, operators.
+_SHELL_VALUE = r"[^\s\"'`$;|&<>(){}\\-][^\s\"'`$;|&<>(){}\\]{3,199}"
+# ``setPassword("…")``, ``.withToken("…")``, builder ``.password("…")``, ``.apiKey("…")``.
+_SETTER = (
+    r"(?P<name>\b(?:set|with)_?[A-Za-z]\w{0,60}|\.(?i:password|passwd|pwd|passphrase|secret|"
+    r"token|api_?key|access_?token|client_?secret|secret_?key|access_?key|auth_?token))"
+    r"\(\s*[rbuf]{0,2}([\"'])(?P<secret>[^\"'`\s\\]{4,200})[\"']\s*\)"
+)
+# A name/value pair on one line: ``<property name="password" value="…"/>``,
+# ``<add key="DbPassword" value="…"/>``, ``{"name": "DB_PASSWORD", "value": "…"}``.
+_PAIR = (
+    r"(?i:name|key)\s*[=:]\s*[\"']?(?P<name>[A-Za-z_][\w.-]{0,80})[\"']?\s*,?\s*"
+    r"(?i:value)\s*[=:]\s*[\"'](?P<secret>[^\"'`\s\\]{4,200})[\"']"
+)
+# Kubernetes / compose env lists: ``- name: DB_PASSWORD`` and ``value: …`` on the next line.
+_PAIR_LINES = (
+    r"(?i:name)[ \t]*:[ \t]*[\"']?(?P<name>[A-Za-z_][\w.-]{0,80})[\"']?[ \t]*\r?\n"
+    r"[ \t]*(?i:value)[ \t]*:[ \t]*[\"']?(?P<secret>[^\s\"'`#{}\[\]]{4,200})"
+)
+# SQL: ``IDENTIFIED BY '…'``, ``WITH PASSWORD '…'``, ``SET PASSWORD = PASSWORD('…')``.
+_SQL = (
+    r"(?P<name>(?i:identified[ \t]+by|password))[ \t]*=?[ \t]*(?:(?i:password)[ \t]*\([ \t]*)?"
+    r"[\"'](?P<secret>[^\"'`\s\\]{4,200})[\"']"
+)
+# Credentials in a URL of any scheme: ``nats://client:…@host``, ``ldap://cn:…@dc``.
+_URL = (
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://(?P<name>[^\s:/@\"'`<>]{1,64}):"
+    r"(?P<secret>[^\s:/@\"'`<>{}$\\]{4,128})@[A-Za-z0-9_\[]"
+)
+# Go / MySQL DSN: ``user:…@tcp(host:3306)/db``, ``user:…@unix(/run/mysqld.sock)/db``.
+_DSN = r"(?P<name>\b[\w.-]{1,64}):(?P<secret>[^\s:/@\"'`<>{}$\\]{4,128})@(?:tcp|udp|unix)\("
+# .netrc: ``machine host login user password …``.
+_NETRC = (
+    r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+(?P<name>password|passwd)[ \t]+"
+    r"(?P<secret>[^\s\"'`]{4,200})"
+)
+# Command-line flags: ``--password=…``, ``--db-password …``, ``--api-token '…'``.
+_FLAG = (
+    r"(?:^|[\s\"'])--?(?P<name>[A-Za-z][\w-]{0,60})(?:=|[ \t]+)[\"']?(?P<secret>"
+    + _SHELL_VALUE
+    + ")"
+)
+# ``mysql -uroot -p'…'`` (no space after -p) and ``sshpass -p …``: the syntax says password.
+_DASH_P = (
+    r"(?P<name>\s-u[ \t]?[^\s-]\S*[ \t]+-p|\bsshpass[ \t]+-p[ \t]?)[\"']?(?P<secret>"
+    + _SHELL_VALUE
+    + ")"
+)
+# ``docker run -e NAME=…``, ``--env``, ``--build-arg``, ``kubectl … --from-literal=NAME=…``.
+_ENV_FLAG = (
+    r"(?:^|\s)(?:-e|--env|--build-arg|--from-literal)[ \t=]+[\"']?(?P<name>[A-Za-z_]\w{0,80})="
+    r"[\"']?(?P<secret>" + _SHELL_VALUE + ")"
 )
 HS_PREFILTERS: dict[str, str] = {
-    _QUOTED: _KW + r"[^\n]*(?::=|=>|=|:|<-)\s*[rbuf]{0,2}\\?[\"'`][^\"'`\s\\]{6,200}\\?[\"'`]",
+    _QUOTED: _KW + r"[^\n]*(?::=|=>|=|:|<-)\s*[rbuf]{0,2}\\?[\"'`][^\"'`\s\\]{4,200}\\?[\"'`]",
     _UNQUOTED: _KW + r"[\w.$@-]*[\"']?\s*[=:]",
-    _XML: _KW + r"[\w.:-]*>\s*[^<>\s\"']{6,200}\s*</",
+    _XML: _KW + r"[\w.:-]*>\s*[^<>\s\"']{4,200}\s*</",
     # (these two start at the keyword: the bundled Hyperscan misses ``\(\s*["'][\w.-]*(?i:…)`` when
     # the keyword directly follows the quote)
-    _ENV_DEFAULT: _KW + r"[\w.-]*[\"']\s*,\s*(?:default\s*=\s*)?[rbuf]{0,2}[\"'][^\"'`\s\\]{6}",
-    _QUERY: _KW + r"[\w.-]*=[^\s\"'`&#<>\\]{6}",
-    _PWSH: _KW + r"\w*\s*=\s*\(?\s*(?i:ConvertTo-SecureString)\s",
+    _ENV_DEFAULT: _KW + r"[\w.-]*[\"']\s*,\s*(?:default\s*=\s*)?[rbuf]{0,2}[\"'][^\"'`\s\\]{4}",
+    _QUERY: _KW + r"[\w.-]*=[^\s\"'`&#<>\\]{4}",
+    _PWSH: _KW + r"\w*\s*=?\s*\(?\s*(?i:ConvertTo-SecureString)\s",
+    _PWSH_INLINE: r"\(\s*(?i:ConvertTo-SecureString)\s",
+    _DEFINE: r"#\s*define[ \t]+\w*" + _KW + r"\w*[ \t]+[LuU8]{0,2}\"",
+    _CRED_PAIR: r"(?i:auth|credential|getconnection)\w*\s*=?\s*\(",
+    _SETTER: _KW + r"\w*\(\s*[rbuf]{0,2}[\"'][^\"'`\s\\]{4}",
+    _PAIR: _KW + r"[\w.-]*[\"']?\s*,?\s*(?i:value)\s*[=:]\s*[\"'][^\"'`\s\\]{4}",
+    _PAIR_LINES: _KW + r"[\w.-]*[\"']?[ \t]*\r?\n[ \t]*(?i:value)[ \t]*:",
+    _SQL: r"(?i:identified[ \t]+by|password)[ \t]*=?[ \t]*[^\n]{0,12}[\"'][^\"'`\s\\]{4}",
+    _URL: r"://[^\s:/@\"'`<>]{1,64}:[^\s:/@\"'`<>{}$\\]{4,128}@",
+    _DSN: r":[^\s:/@\"'`<>{}$\\]{4,128}@(?:tcp|udp|unix)\(",
+    _NETRC: r"\bmachine[ \t]+\S+[ \t]+login[ \t]+\S+[ \t]+passw",
+    _FLAG: r"-[\w-]*" + _KW + r"[\w-]*(?:=|[ \t]+)[\"']?[^\s\"'`$;|&<>(){}\\-]",
+    _DASH_P: r"(?:\s-u[ \t]?[^\s-]\S*[ \t]+-p|\bsshpass[ \t]+-p)",
+    _ENV_FLAG: r"(?:-e|--env|--build-arg|--from-literal)[ \t=]+[\"']?\w*" + _KW,
 }
 
 
@@ -366,6 +483,68 @@ def _pwsh_example(rng: random.Random) -> str:
     return "$adminPass" + f'word = ConvertTo-SecureString "{value}" -AsPlainText -Force'
 
 
+def _pw_word(rng: random.Random) -> str:
+    """A weak, word-like password: lowercase letters and a digit (what people really type)."""
+    return "".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(rng.randint(5, 9))) + str(
+        rng.randint(10, 99)
+    )
+
+
+def _pwsh_inline_example(rng: random.Random) -> str:
+    value = _pw_word(rng)
+    return f"$c = New-Object PSCredential('u', (ConvertTo-SecureString '{value}' -AsPlainText))"
+
+
+def _define_example(rng: random.Random) -> str:
+    return "#define MQTT_PASS" + f'WORD "{_pw_word(rng)}"'
+
+
+def _cred_pair_example(rng: random.Random) -> str:
+    return f'resp = requests.get(url, auth=("svc", "{_pw_word(rng)}"))'
+
+
+def _setter_example(rng: random.Random) -> str:
+    call = rng.choice(["ds.setPass" + "word", "builder.pass" + "word", "cfg.withApiTo" + "ken"])
+    return f'{call}("{_rand(rng, 10)}{rng.randint(10, 99)}");'
+
+
+def _pair_example(rng: random.Random) -> str:
+    return '<property name="pass' + f'word" value="{_pw_word(rng)}"/>'
+
+
+def _pair_lines_example(rng: random.Random) -> str:
+    return "        - name: DB_PASS" + f"WORD\n          value: {_pw_word(rng)}"
+
+
+def _sql_example(rng: random.Random) -> str:
+    return "CREATE USER app IDENTIFIED " + f"BY '{_pw_word(rng)}';"
+
+
+def _url_example(rng: random.Random) -> str:
+    scheme = rng.choice(["nats", "ldap", "smtp", "ftp", "amqp"])
+    return f'URL = "{scheme}://client:{_pw_word(rng)}@broker.internal:4222"'
+
+
+def _dsn_example(rng: random.Random) -> str:
+    return f'dsn := "app:{_pw_word(rng)}@tcp(db:3306)/orders"'
+
+
+def _netrc_example(rng: random.Random) -> str:
+    return "machine api.internal login deploy pass" + f"word {_pw_word(rng)}"
+
+
+def _flag_example(rng: random.Random) -> str:
+    return "app-cli --db-pass" + f"word={_pw_word(rng)} --verbose"
+
+
+def _dash_p_example(rng: random.Random) -> str:
+    return f"mysql -uroot -p'{_pw_word(rng)}' orders < dump.sql"
+
+
+def _env_flag_example(rng: random.Random) -> str:
+    return "docker run -e MYSQL_ROOT_PASS" + f"WORD={_pw_word(rng)} mysql:8"
+
+
 def _header_example(rng: random.Random) -> str:
     return "curl -H 'Authorization: " + f"Bearer {_rand(rng, 20)}{rng.randint(10, 99)}' https://api"
 
@@ -378,6 +557,7 @@ def _generic(
     secret_type: SecretType = SecretType.API_KEY,
     keywords: tuple[str, ...] = _KEYWORDS,
     extra_tags: tuple[str, ...] = (),
+    case_insensitive: bool = False,
 ) -> Rule:
     """A generic rule: all share one id, severity and confidence; the syntax is what differs."""
     return Rule(
@@ -389,6 +569,7 @@ def _generic(
         regex=regex,
         keywords=keywords,
         example=example,
+        case_insensitive=case_insensitive,
         tags=("generic", *extra_tags),
     )
 
@@ -424,6 +605,71 @@ GENERIC_RULES: tuple[Rule, ...] = (
         "Plain-text secret passed to PowerShell ConvertTo-SecureString",
         _PWSH,
         _pwsh_example,
+    ),
+    _generic(
+        "Plain-text SecureString passed inline (PowerShell)",
+        _PWSH_INLINE,
+        _pwsh_inline_example,
+        keywords=("convertto-securestring",),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic("Literal passed to a credential setter or builder", _SETTER, _setter_example),
+    _generic("Secret-like C preprocessor definition", _DEFINE, _define_example),
+    _generic(
+        "Password of a (user, password) pair given to a credential constructor",
+        _CRED_PAIR,
+        _cred_pair_example,
+        keywords=("auth", "credential", "getconnection"),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic("Secret-like name/value pair on one line", _PAIR, _pair_example),
+    _generic(
+        "Secret-like env entry: name, and value on the next line",
+        _PAIR_LINES,
+        _pair_lines_example,
+        extra_tags=("multiline",),
+    ),
+    _generic(
+        "SQL password literal (IDENTIFIED BY, PASSWORD)",
+        _SQL,
+        _sql_example,
+        keywords=("identified", "password"),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic(
+        "Password in the user-info of a URL",
+        _URL,
+        _url_example,
+        secret_type=SecretType.DATABASE_PASSWORD,
+        keywords=("://",),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic(
+        "Password in a Go / MySQL DSN",
+        _DSN,
+        _dsn_example,
+        keywords=("@tcp(", "@unix(", "@udp("),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic(
+        "Password in a .netrc entry",
+        _NETRC,
+        _netrc_example,
+        keywords=("machine",),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic("Secret-like command-line flag with a literal value", _FLAG, _flag_example),
+    _generic(
+        "Password given to mysql -p / sshpass -p",
+        _DASH_P,
+        _dash_p_example,
+        keywords=("-p",),
+        extra_tags=(PASSWORD_SYNTAX,),
+    ),
+    _generic(
+        "Secret-like variable set with docker -e / --build-arg / --from-literal",
+        _ENV_FLAG,
+        _env_flag_example,
     ),
     _generic(
         "Credential in an HTTP Authorization header",
@@ -462,15 +708,21 @@ def name_tokens(name: str) -> list[str]:
 
 
 def name_kind(name: str) -> str | None:
-    """``"password"``, ``"key"``, ``"secret"`` for a secret-like name; None otherwise."""
+    """``"password"``, ``"salt"``, ``"key"``, ``"secret"`` for a secret-like name; else None."""
     tokens = name_tokens(name)
     if not tokens or (tokens[-1] in _NOT_SECRET_LAST and tokens[-1] != "key"):
         return None
+    if tokens[0] in _FLAG_PREFIXES and len(tokens) > 1:
+        return None  # is_password, has_token, use_api_key: a flag about a secret
     if any(t in _NOT_SECRET_ANY for t in tokens):
         return None
     if any(t in _PASSWORD_TOKENS or t.endswith(_PASSWORD_SUFFIXES) for t in tokens):
         return "password"
+    if any(t in _SALT_TOKENS for t in tokens):
+        return "salt"
     if tokens[-1] == "key":
+        if len(tokens) > 1 and tokens[-2] == "consumer":
+            return None  # OAuth consumer keys are public identifiers, sent in the clear
         if len(tokens) > 1 and tokens[-2] in _KEY_QUALIFIERS:
             return "secret"
         return "key"
@@ -564,27 +816,169 @@ def looks_like_secret(value: str, kind: str) -> bool:
     return len(value) >= 12 and mixed >= 2 and entropy >= 3.0
 
 
+_INTERPOLATION = re.compile(r"\$[{(]|#\{|\{\{|\{[A-Za-z_][\w.]*\}")
+_SHELL_VAR = re.compile(r"\$[A-Za-z_]")
+_TYPE_NAMES = frozenset(
+    {"bool", "boolean", "str", "string", "bytes", "int", "integer", "float", "number", "dict"}
+    | {"list", "object", "function", "optional", "any", "char", "secretstr", "securestring"}
+)
+_CONST_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_SNAKE = re.compile(r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$")
+_CAMEL_NAME = re.compile(r"^[a-z]+(?:[A-Z][a-z0-9]+)+$")
+
+
+def is_reference(value: str) -> bool:
+    """The value names or computes a secret rather than being one: a variable, environment or
+    template reference, an attribute path, a call or an expression, a constant's name, or the
+    prefix of a longer text (it ends in ``:``; base64 padding ``=`` is part of a value).
+
+    A ``$name`` inside a short value is shell/PHP/Perl interpolation; long generated values
+    contain ``$`` by chance (Django secret keys). Counter-example: ``s3cr3t_v4lue`` is a snake-like
+    literal, but it names no secret.
+    """
+    value = value.rstrip(",;")  # the surrounding syntax's punctuation, not the value's
+    # (``%(x)s``, ``%VAR%`` and ``%s`` templates are filters.is_template's: a generated password
+    # may start with ``%``)
+    if value.startswith(("$", "{", "[", "<")) or _INTERPOLATION.search(value):
+        return True
+    if _SHELL_VAR.search(value) and len(value) < 24:
+        return True  # "abc$HOME": short text around a variable is an interpolated string
+    if value.lower() in _TYPE_NAMES or "/*" in value or "*/" in value:
+        return True  # ``password: `bool` ``: a type; ``keyRings/*``: a resource pattern
+    if value.endswith(":"):
+        return True  # ``Pass :py:class:`` - a label or a role, the value comes later
+    if is_dotted_name(value) or _FUNCISH.search(value) or _PATHISH.search(value):
+        return True
+    if _CONST_NAME.match(value):
+        return True  # PASSWORD_ENV_VAR: the name of where the secret lives
+    # "db_password", "resetPasswordToken": a field or key name
+    return bool(_SNAKE.match(value) or _CAMEL_NAME.match(value)) and name_kind(value) is not None
+
+
+def password_value(value: str) -> float | None:
+    """Confidence that a literal assigned to a password name is a real password, or None.
+
+    Decided by what the value is, not how random it looks (see :func:`is_reference`,
+    :func:`is_masked`, :func:`is_default_password`); short or word-like values get less.
+    """
+    if not 4 <= len(value) <= 128 or (value.isdigit() and len(value) < 6):
+        return None
+    if is_masked(value) or is_reference(value) or is_default_password(value):
+        return None
+    if looks_like_secret(value, "password"):
+        return STRONG_CONFIDENCE
+    return WEAK_CONFIDENCE
+
+
+def token_value(value: str, kind: str) -> float | None:
+    """Confidence for a token, key, salt or nonce literal, or None.
+
+    These values are machine-made: a value of words, an identifier or a reference is a label
+    or a name. A UUID under a token/secret name is that token (Vault service tokens, AppRole
+    secret ids and many API keys are UUIDs), at lower confidence. Counter-examples:
+    ``refresh_token_label`` is a label; a UUID under a bare ``key`` name is an identifier.
+    """
+    if len(value) < 8 or is_masked(value) or is_reference(value):
+        return None
+    if is_uuid_value(value):
+        return None if kind == "key" else WEAK_CONFIDENCE
+    if looks_like_secret(value, "key" if kind == "key" else "secret"):
+        return STRONG_CONFIDENCE
+    if kind == "key" or is_identifier(value):
+        return None  # a bare "key" is as often a dictionary key: only random values count
+    if _WORDISH.match(value) and not _LONG_RUN.match(value):
+        return None
+    if decoded_text(value).isalpha():
+        return None  # base64 of one plain word ("c2hvcnQ=" = "short"): a label, not key bytes
+    if _HEXONLY.match(value) and kind != "salt":
+        return None  # short hex (< 32) names an id or digest prefix; salts and nonces are hex
+    if shannon_entropy(value) >= 2.0 and (alnum_classes(value) >= 2 or _LONG_RUN.match(value)):
+        return WEAK_CONFIDENCE
+    return None
+
+
+# One run of 16+ lowercase letters: no identifier or English word is that long unseparated.
+_LONG_RUN = re.compile(r"^[a-z]{16,}$")
+
+
+STRONG_CONFIDENCE = 0.6
+WEAK_CONFIDENCE = 0.4  # short, word-like or low-entropy: reported with LOW severity
+TEST_PATH_PENALTY = 0.2  # test code hard-codes throwaway credentials far more often
+
+
+class Verdict(NamedTuple):
+    """What a generic finding is: its type, confidence and severity."""
+
+    secret_type: SecretType
+    confidence: float
+    severity: Severity
+
+
 def accept(
-    name: str, value: str, path: str, config_only: bool, header: bool = False
-) -> SecretType | None:
-    """Decide a generic candidate; returns the SecretType to report or None to drop it."""
+    name: str,
+    value: str,
+    path: str,
+    config_only: bool,
+    header: bool = False,
+    password_syntax: bool = False,
+) -> Verdict | None:
+    """Decide a generic candidate; None drops it."""
     if config_only and not is_config_path(path):
         return None
     if header:
-        ok = looks_like_secret(value, "secret") and not is_identifier(value)
-        return SecretType.OAUTH_TOKEN if ok else None
+        conf = token_value(value, "secret")
+        return None if conf is None else _verdict(SecretType.OAUTH_TOKEN, conf, path)
+    if password_syntax:
+        conf = password_value(value)
+        return None if conf is None else _verdict(SecretType.DATABASE_PASSWORD, conf, path)
     kind = name_kind(name)
     low_name = name.lower()
-    if not any(k in low_name for k in _KEYWORDS):
-        return None
-    if kind is None or not looks_like_secret(value, kind):
+    if kind is None or not any(k in low_name for k in _KEYWORDS):
         return None
     lowered = value.lower()
-    if any(t in lowered for t in name_tokens(name) if len(t) >= 4):
+    if lowered == low_name or any(t in lowered for t in name_tokens(name) if len(t) >= 4):
+        return None  # the value repeats its own name: a key, label or field name
+    conf = password_value(value) if kind == "password" else token_value(value, kind)
+    if conf is None:
         return None
-    if _SNAKE.match(value) and name_kind(value) is not None:
-        return None  # the value is itself a secret-like name: ``"gs_oauth2_refresh_token"``
-    return secret_type_for(name)
+    return _verdict(secret_type_for(name), conf, path)
 
 
-_SNAKE = re.compile(r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$")
+def _verdict(stype: SecretType, conf: float, path: str) -> Verdict:
+    if is_test_path(path):
+        conf = round(conf - TEST_PATH_PENALTY, 2)
+    severity = Severity.MEDIUM if conf >= STRONG_CONFIDENCE else Severity.LOW
+    return Verdict(stype, conf, severity)
+
+
+_TEST_DIRS = frozenset(
+    {
+        "test",
+        "tests",
+        "testing",
+        "spec",
+        "specs",
+        "__tests__",
+        "testdata",
+        "test_data",
+        "fixtures",
+        "fixture",
+        "__fixtures__",
+        "__mocks__",
+        "mocks",
+        "e2e",
+        "it",
+    }
+)
+_TEST_FILE = re.compile(
+    r"(?:^test_|_test\.|\.test\.|\.spec\.|^conftest\.py$|Tests?\.(?:java|kt|cs|scala|swift)$|"
+    r"_spec\.rb$|Spec\.(?:groovy|scala|kt)$)"
+)
+
+
+def is_test_path(path: str) -> bool:
+    """Test code: a file in a test/fixture directory, or named like a test."""
+    p = PurePosixPath(path.replace("\\", "/"))
+    if any(part.lower() in _TEST_DIRS for part in p.parts[:-1]):
+        return True
+    return bool(_TEST_FILE.search(p.name))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from secretvault.errors import ScanError
 from secretvault.scanning.scanner import RawMatch, Scanner
-from secretvault.scanning.walker import SKIP_DIRS, matches_patterns
+from secretvault.scanning.walker import matches_patterns
 
 _SEP = "\x1e"
 _HEADER = "\x1fcommit" + _SEP
@@ -120,9 +120,15 @@ def _in_virtualenv(parts: list[str]) -> bool:
     return any(p in _VENV_NAMES and parts[i + 1] in _VENV_LAYOUT for i, p in enumerate(parts[:-1]))
 
 
-def _wanted(path: str, patterns: Sequence[str] | None, scanner: Scanner) -> bool:
+def _wanted(
+    path: str,
+    patterns: Sequence[str] | None,
+    scanner: Scanner,
+    skip_dir_names: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether a changed path is scanned: committed vendored trees are (by name only on request)."""
     parts = path.split("/")
-    if any(p in SKIP_DIRS for p in parts[:-1]) or _in_virtualenv(parts):
+    if any(p in skip_dir_names for p in parts[:-1]) or _in_virtualenv(parts):
         return False
     return matches_patterns(path, patterns) and not scanner.allowlist.path_allowed(path)
 
@@ -134,6 +140,7 @@ def scan_blocks(
     *,
     once: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    skip_dir_names: frozenset[str] = frozenset(),
 ) -> tuple[list[RawMatch], int, int]:
     """Scan diff blocks; ``once`` keeps only the first occurrence of each (rule, secret)."""
     seen: set[tuple[str, str]] = set()
@@ -141,7 +148,7 @@ def scan_blocks(
     files: set[str] = set()
     nbytes = 0
     for i, b in enumerate(blocks):
-        if not _wanted(b.path, patterns, scanner):
+        if not _wanted(b.path, patterns, scanner, skip_dir_names):
             continue
         data = b"\n".join(b.lines) + b"\n"
         nbytes += len(data)

@@ -83,6 +83,7 @@ def scan_parallel(
             ):
                 matches.extend(found)
                 stats.files_scanned += n
+                stats.binary_files += count - n - len(errors)
                 stats.bytes_scanned += nbytes
                 stats.errors.extend(errors)
                 done += count

@@ -13,7 +13,7 @@ import re
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 from secretvault.models import SecretType, Severity
-from secretvault.scanning.builtin_rules import load_provider_rules
+from secretvault.scanning.builtin_rules import SPEC_RULE_IDS, floor_rule, load_provider_rules
 from secretvault.scanning.rules.base import Rule
 
 _PROVIDER_RULES: tuple[Rule, ...] = load_provider_rules()
@@ -64,11 +64,16 @@ def custom_rule(secret_type: SecretType, regex: str) -> Rule:
 
 
 def active_rules() -> list[Rule]:
-    """Provider rules still listed in ``SECRET_PATTERNS`` plus one rule per appended regex."""
+    """Provider rules still listed in ``SECRET_PATTERNS`` (SPEC's seven with their floors)
+    plus one rule per appended regex."""
     rules: list[Rule] = []
+    floors: list[Rule] = []
     for r in _PROVIDER_RULES:
         if "generic" in r.tags or r.regex in SECRET_PATTERNS.get(r.secret_type, ()):
             rules.append(r)
+            if r.id in SPEC_RULE_IDS:
+                floors.append(floor_rule(r))
+    rules.extend(floors)
     seeded = {(r.secret_type, r.regex) for r in _PROVIDER_RULES}
     for stype, regexes in SECRET_PATTERNS.items():
         for rx in regexes:

@@ -75,6 +75,7 @@ class RawMatch:
     end_column: int
     secret: str = field(repr=False)  # never printed
     generic: bool = False
+    floor: bool = False  # reported by a SPEC floor rule: the provider rule did not confirm it
     name: str | None = None
     known_secret: str | None = None
     commit: str | None = None
@@ -112,7 +113,7 @@ class RawMatch:
 def _priority(m: RawMatch) -> tuple[int, int, int, float, int]:
     return (
         0 if m.known_secret else 1,
-        1 if m.generic else 0,
+        2 if m.generic else 1 if m.floor else 0,
         -(m.end_column - m.column),
         -m.confidence,
         -m.severity.rank,
@@ -133,7 +134,11 @@ class Veto:
 
 
 def dedupe(matches: list[RawMatch], vetoes: Iterable[Veto] = ()) -> list[RawMatch]:
-    """Keep one match per overlapping span on a line: known > provider > generic."""
+    """Keep one match per overlapping span on a line: known > provider > SPEC floor > generic.
+
+    A vetoed span (a provider rule rejected its structure) is never reported by a generic
+    rule; a SPEC floor reports it, at its lower confidence.
+    """
     kept: list[RawMatch] = []
     spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
     vetoed: dict[tuple[str, int], list[tuple[int, int]]] = {}
@@ -159,6 +164,7 @@ class ScanStats:
 
     files_scanned: int = 0
     bytes_scanned: int = 0
+    binary_files: int = 0  # walked but found binary by content (a NUL byte in the first 8 KiB)
     errors: list[str] = field(default_factory=list)
 
 
@@ -291,7 +297,11 @@ class Scanner:
             le = data.find(b"\n", ls)
             line_b = data[ls:] if le < 0 else data[ls:le]
             lineno = line_numbers[count] if line_numbers is not None else first_line + count
-            yield self._confirm(cr, line_b, data[s:e], s - ls, path, lineno, name)
+            next_b = b""
+            if cr.floor and le >= 0:  # floor filters look one line ahead (a PEM body)
+                ne = data.find(b"\n", le + 1)
+                next_b = data[le + 1 :] if ne < 0 else data[le + 1 : ne]
+            yield self._confirm(cr, line_b, data[s:e], s - ls, path, lineno, name, next_b)
 
     def _confirm(
         self,
@@ -302,6 +312,7 @@ class Scanner:
         path: str,
         lineno: int,
         name_b: bytes | None,
+        next_b: bytes = b"",
     ) -> RawMatch | Veto | None:
         line = line_b.decode("utf-8", "replace")
         col = len(line_b[:s].decode("utf-8", "replace"))
@@ -310,17 +321,28 @@ class Scanner:
             return None
         rule = cr.rule
         stype, name = rule.secret_type, None
+        confidence, severity = rule.confidence, rule.severity
         if cr.generic:
             name = (name_b or b"").decode("utf-8", "replace")
-            accepted = generic.accept(name, secret, path, cr.config_only, cr.header)
-            if accepted is None:
+            verdict = generic.accept(
+                name, secret, path, cr.config_only, cr.header, cr.password_syntax
+            )
+            if verdict is None:
                 return None
-            stype = accepted
+            stype, confidence, severity = verdict
             if self.secret_types is not None and stype not in self.secret_types:
                 return None
         end_col = col + len(secret)
-        cand = filters.Candidate(secret, line, path, col, min(end_col, len(line)), rule.id)
-        if filters.dropped_by(cand, cr.generic):
+        cand = filters.Candidate(
+            secret,
+            line,
+            path,
+            col,
+            min(end_col, len(line)),
+            rule.id,
+            next_b.decode("utf-8", "replace"),
+        )
+        if filters.dropped_by(cand, cr.generic, cr.floor):
             return None
         if rule.validate is not None and not rule.validate(secret):
             return Veto(path, lineno, col + 1, end_col + 1)
@@ -330,14 +352,15 @@ class Scanner:
             rule.id,
             rule.description,
             stype,
-            rule.severity,
-            rule.confidence,
+            severity,
+            confidence,
             path,
             lineno,
             col + 1,
             end_col + 1,
             secret,
             cr.generic,
+            cr.floor,
             name,
             context=redacted_context(line, col, end_col, secret),
         )
@@ -425,6 +448,7 @@ class Scanner:
                 continue
             matches.extend(found)
             stats.files_scanned += 1 if n else 0
+            stats.binary_files += 0 if n else 1
             stats.bytes_scanned += n
             if progress is not None:
                 progress(i + 1, total)

@@ -112,25 +112,52 @@ def test_dot_env_matches_star_env() -> None:
     assert not matches_patterns("env.txt", ["*.env"])
 
 
-def test_walker_skips_vendored_gitignored_binary_and_large(tmp_path) -> None:
+def _skip_tree(tmp_path):
     token = ex("stripe-secret-key")
     line = f'k = "{token}"\n'
     for rel in (
         "node_modules/x/a.js",
         ".git/b.py",
         "vendor/c.py",
+        "third_party/lib/f.py",
         "ignored/d.py",
+        "private/g.py",
         "keep/e.py",
         "big.py",
+        "env/pyvenv.cfg",
+        "env/lib/h.py",
     ):
         p = tmp_path / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(line)
     (tmp_path / "big.py").write_text(line + "#" * 2000)
     (tmp_path / "bin.py").write_bytes(b"\x00" + line.encode())
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG")
     (tmp_path / ".gitignore").write_text("ignored/\n")
-    report = scan_repository(tmp_path, max_file_size=1000)
-    assert [f.file_path for f in report.findings] == ["keep/e.py"]
+    (tmp_path / ".secretvaultignore").write_text("private/\n")
+
+
+def test_walker_scans_vendored_trees_and_counts_every_skip(tmp_path) -> None:
+    _skip_tree(tmp_path)
+    report = scan_repository(tmp_path, ["*"], max_file_size=1000, exclude=["keep/e.py"])
+    assert [f.file_path for f in report.findings] == [
+        "node_modules/x/a.js",
+        "third_party/lib/f.py",
+        "vendor/c.py",
+    ]
+    assert report.skipped_files == {"binary": 2, "excluded": 1, "too_large": 1}
+    assert report.skipped_dirs == {"ignored": 2, "vcs": 1, "virtualenv": 1}
+    data = report.model_dump(mode="json")
+    assert data["skipped_files"]["too_large"] == 1
+
+
+def test_name_based_skipping_is_opt_in(tmp_path) -> None:
+    from secretvault.scanning.walker import VENDORED_DIR_NAMES
+
+    _skip_tree(tmp_path)
+    report = scan_repository(tmp_path, ["*"], skip_dir_names=VENDORED_DIR_NAMES)
+    assert [f.file_path for f in report.findings] == ["big.py", "keep/e.py"]
+    assert report.skipped_dirs["skip_dir_name"] == 3
 
 
 def test_missing_path_raises_scan_error(tmp_path) -> None:

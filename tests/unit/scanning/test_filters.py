@@ -66,13 +66,13 @@ def test_blob_embedded_match_is_dropped() -> None:
 
 
 def test_generic_only_filters() -> None:
-    assert filters.is_uuid(cand("123e4567-e89b-12d3-a456-426614174000"))
+    assert filters.is_uuid_value("123e4567-e89b-12d3-a456-426614174000")
     sha = "a" * 39 + "b"
     assert filters.is_git_sha(cand(sha, f"commit {sha}"))
     assert filters.is_lock_file(cand("v", path="web/package-lock.json"))
     assert filters.is_lock_file(cand("v", path="poetry.lock"))
     assert filters.is_public_key(cand("AAAA", "ssh-ed25519 AAAAC3Nza user@host"))
-    assert filters.is_test_fixture(cand("v", path="tests/fixtures/creds.py"))
+    assert filters.is_documentation_example(cand("v", path="docs/examples/creds.py"))
     assert filters.is_env_lookup(cand("X", 'p = os.getenv("X")'))
     assert filters.is_minified(cand("v", "x" * 1200))
     assert filters.dropped_by(cand("plainvalue1"), generic=False) is None

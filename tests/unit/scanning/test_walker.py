@@ -1,4 +1,4 @@
-"""The walker skips virtualenvs by their ``pyvenv.cfg`` (not by name) and vendored folders."""
+"""The walker skips virtualenvs by their ``pyvenv.cfg`` and VCS metadata, never a folder by name."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def test_virtualenvs_are_skipped_by_marker_not_name(tmp_path: Path) -> None:
         "Lib/venv/__init__.py",
         "app.py",
         "lib/venv/scripts/common/activate.py",
+        "pkg/site-packages/d.py",
         "src/env/settings.py",
+        "web/node_modules/e.js",
     ]
 
 
@@ -49,7 +51,7 @@ def test_a_virtualenv_named_as_the_root_is_scanned(tmp_path: Path) -> None:
     assert got == ["lib/m.py", "pyvenv.cfg"]
 
 
-def test_git_paths_skip_virtualenv_layouts_only() -> None:
+def test_git_paths_skip_virtualenv_layouts_and_named_dirs_on_request_only() -> None:
     scanner = Scanner([], engine="re", generic_detection=False)
     assert _wanted("Lib/venv/__init__.py", None, scanner)
     assert _wanted("Lib/venv/scripts/common/activate.py", None, scanner)
@@ -57,5 +59,7 @@ def test_git_paths_skip_virtualenv_layouts_only() -> None:
     assert not _wanted("venv/lib/python3.11/x/m.py", None, scanner)
     assert not _wanted(".venv/bin/activate_this.py", None, scanner)
     assert not _wanted("env/Scripts/activate.py", None, scanner)
-    assert not _wanted("pkg/site-packages/d.py", None, scanner)
-    assert not _wanted("web/node_modules/e.js", None, scanner)
+    assert _wanted("pkg/site-packages/d.py", None, scanner)
+    assert _wanted("web/node_modules/e.js", None, scanner)
+    names = frozenset({"node_modules"})
+    assert not _wanted("web/node_modules/e.js", None, scanner, names)

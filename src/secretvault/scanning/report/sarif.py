@@ -24,6 +24,19 @@ _SECURITY = {
 }
 
 
+LOW_CONFIDENCE = 0.5  # below this a finding is one level milder than its severity alone says
+_MILDER = {"error": "warning", "warning": "note", "note": "note"}
+
+
+def level(severity: Severity, confidence: float) -> str:
+    """SARIF level from severity, lowered one step for a low-confidence finding.
+
+    A checksum-failing token is still reported, but as a warning rather than an error.
+    """
+    base = _LEVEL[severity]
+    return _MILDER[base] if confidence < LOW_CONFIDENCE else base
+
+
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -64,7 +77,7 @@ def to_sarif(report: SecretScanReport) -> dict[str, Any]:
             {
                 "ruleId": f.rule_id,
                 "ruleIndex": list(rules).index(f.rule_id),
-                "level": _LEVEL[f.severity],
+                "level": level(f.severity, f.confidence),
                 "message": {
                     "text": f"{f.description or f.rule_id} ({f.secret_type.value}): {f.match}"
                 },
@@ -99,6 +112,11 @@ def to_sarif(report: SecretScanReport) -> dict[str, Any]:
                 },
                 "results": results,
                 "columnKind": "unicodeCodePoints",
+                "properties": {
+                    "filesScanned": report.files_scanned,
+                    "skippedFiles": report.skipped_files,
+                    "skippedDirectories": report.skipped_dirs,
+                },
             }
         ],
     }

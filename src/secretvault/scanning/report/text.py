@@ -41,19 +41,20 @@ def _extra(f: SecretFinding) -> str:
 def to_text(report: SecretScanReport, *, color: bool = False) -> str:
     """Render the report as text (ANSI colours via rich when ``color``)."""
     buf = io.StringIO()
+    emit: Callable[[object], None]
     if color:
         from rich.console import Console
         from rich.text import Text
 
         console = Console(file=buf, force_terminal=True, width=120, highlight=False)
-        emit: Callable[..., None] = console.print
+        emit = console.print
         make: type = Text
     else:
 
-        def _emit(obj: object = "") -> None:
+        def _write(obj: object = "") -> None:
             buf.write(f"{obj}\n")
 
-        emit = _emit
+        emit = _write
         make = _Plain
     by_file: dict[str, list[SecretFinding]] = defaultdict(list)
     for f in report.findings:
@@ -76,4 +77,23 @@ def to_text(report: SecretScanReport, *, color: bool = False) -> str:
     )
     style = "bold red" if report.total_findings else "bold green"
     emit(make(summary if report.total_findings else "No secrets found. " + summary, style=style))
+    skipped = skip_summary(report)
+    if skipped:
+        emit(make(skipped, style="dim"))
     return buf.getvalue()
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in sorted(counts.items()))
+
+
+def skip_summary(report: SecretScanReport) -> str:
+    """One line saying what was not scanned and why (empty when nothing was skipped)."""
+    parts = []
+    if report.skipped_files:
+        n = sum(report.skipped_files.values())
+        parts.append(f"{n} files ({_counts(report.skipped_files)})")
+    if report.skipped_dirs:
+        n = sum(report.skipped_dirs.values())
+        parts.append(f"{n} directories ({_counts(report.skipped_dirs)})")
+    return "Not scanned: " + "; ".join(parts) if parts else ""

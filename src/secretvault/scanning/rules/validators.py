@@ -14,6 +14,7 @@ import json
 import re
 import zlib
 from collections.abc import Callable
+from urllib.parse import unquote
 
 Validator = Callable[[str], bool]
 
@@ -318,8 +319,16 @@ def strong_password_ok(password: str) -> bool:
 
 
 def url_password_ok(password: str) -> bool:
-    """:func:`password_ok` plus a minimum length: ``https://abc:xyz@example.com`` is a doc URL."""
-    low = password.lower()
+    """:func:`password_ok` for a URL's user-info, judged by what the password is: not a
+    placeholder or a default (``user:pass@``, ``p%23ssword``, ``myuser:mypass@``), at least 4
+    characters (``https://abc:xyz@example.com`` is a doc URL). Counter-example: ``scott:tiger``
+    is a real (demo) credential and is reported."""
+    from secretvault.scanning.filters import is_default_password, is_placeholder_value
+
+    plain = unquote(password)
+    low = plain.lower()
     if any(word in low for word in ("secret", "password", "passwd", "%20")):
         return False
-    return len(password) >= 6 and not password.isdigit() and password_ok(password)
+    if is_placeholder_value(plain) or is_default_password(plain):
+        return False
+    return len(password) >= 4 and not password.isdigit() and password_ok(password)
