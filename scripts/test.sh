@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit (no services), integration (real files, processes, git
-# repositories) and e2e (the installed CLI driven as a user would).
-# Services: the tests of issues implemented so far need no network server; backend issues
-# (OpenBao, moto, PostgreSQL) add their start-up here, and their tests fail — not skip — in CI
-# when the service is absent.
+# Run the whole test suite: unit (no services), contract (every store, the real OpenBao and
+# moto servers included), integration (real files, processes, servers, git repositories) and
+# e2e (the installed CLI driven as a user would).
+# Services: scripts/services.sh starts OpenBao and moto_server before pytest (their addresses
+# reach the tests as SECRETVAULT_TEST_*) and stops what it started afterwards. A test whose
+# server is absent fails when CI is set and skips loudly otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+started=""
+if [[ -z "${SECRETVAULT_TEST_NO_SERVICES:-}" ]]; then
+  if ! scripts/services.sh status >/dev/null 2>&1; then
+    started=1
+  fi
+  eval "$(scripts/services.sh start)"
+fi
+cleanup() { if [[ -n "$started" ]]; then scripts/services.sh stop; fi; }
+trap cleanup EXIT
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -49,6 +49,10 @@ _REGISTRY: dict[BackendType, BackendSpec] = {
     BackendType.LOCAL: BackendSpec(
         "secretvault.backends.local", "local_store", inline_io=True, control=True
     ),
+    BackendType.VAULT: BackendSpec("secretvault.backends.vault", "vault_store", extra="vault"),
+    BackendType.AWS_SECRETS_MANAGER: BackendSpec(
+        "secretvault.backends.aws", "aws_store", extra="aws"
+    ),
 }
 
 
