@@ -449,3 +449,37 @@ async def test_no_vault_credentials_is_a_configuration_error(tmp_path: Path) -> 
     vault = SecretVault(vault_config(tmp_path, vault_token=None))
     with pytest.raises(ConfigurationError, match="no Vault credentials"):
         await vault.initialize()
+
+
+# -- crash recovery ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["vault", "aws"])
+async def test_a_rotation_left_pending_by_a_dead_process_is_rolled_back_on_open(
+    kind: str, tmp_path: Path
+) -> None:
+    from secretvault.rotation.staged import rotation_lease
+
+    build = vault_config if kind == "vault" else aws_config
+    config = build(tmp_path)
+    first = await _open(config)
+    value = _value("keep")
+    await first.store_secret(SecretType.API_KEY, "rot", value)
+    async with first.ops.unit() as unit:
+        record = await unit.secrets.get("rot")
+        assert record is not None
+        new = await first.rotation.stage(unit, record, _value("half"), "system")
+    async with first.stores.control.transaction() as ctl:
+        await ctl.lease_drop(rotation_lease(record.id, new))  # as if its owner had died
+    await first.shutdown()
+    second = await _open(config)  # recover() runs on open
+    try:
+        got, rec = await second.get_secret("rot")
+        assert got == value and rec.status.value == "active"
+        assert [(h.version, h.stage) for h in await second.history("rot")] == [(1, "current")]
+        async with second.ops.unit() as unit:
+            assert await unit.secrets.pending_versions() == []
+        result = await second.rotate_secret("rot", new_value=_value("next"))
+        assert result.success and result.new_version == new + 1
+    finally:
+        await second.shutdown()

@@ -19,6 +19,10 @@ The mapping, written down once:
   A KV version written by another tool after ``sv:top`` becomes the current version.
   During a rotation's verify step the pending version is KV's *latest*: a plain ``vault kv
   get`` sees it until the rotation is promoted or rolled back (rolled back = destroyed).
+- **Rotations in progress**: the KV secret ``_secretvault/pending`` (a path no secret name can
+  take) lists (name, version) of every pending version; it is written under CAS before the
+  pending version and cleaned after promotion or rollback, so opening a vault costs one
+  request, not one per secret. The token needs read/write on it to rotate.
 - **Soft delete**: status PENDING_DELETION in ``custom_metadata`` plus a KV delete of the
   current version (so other tools stop reading it); restore undeletes it. **Purge**: delete the
   metadata and every version. ``max_versions`` destroys unlabelled versions beyond the limit.
@@ -37,6 +41,8 @@ The mapping, written down once:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -90,6 +96,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _LIMIT = 500  # bytes per custom_metadata value (the server allows 512)
+# The mount's index of rotations in progress: a path no secret can take (names have no "/").
+_PENDING_INDEX = "_secretvault/pending"
 _VAULT_ERRORS_HINT = (
     "check vault_addr and that the server is running (`bao status` / `vault status`)"
 )
@@ -589,6 +597,50 @@ class VaultStore:
         )
         return int(result["data"]["version"])
 
+    async def pending_index(self) -> tuple[set[tuple[str, int]], int]:
+        """The (name, version) pairs of rotations in progress, and the index's KV version
+        (for check-and-set). A token that may not read it sees none: nothing to recover."""
+        try:
+            data = await self.read_data(_PENDING_INDEX)
+        except AuthorizationError:
+            return set(), -1
+        if not data or not data.get("data"):
+            return set(), int(((data or {}).get("metadata") or {}).get("version") or 0)
+        entries = json.loads(value_from_mapping(data["data"]) or "[]")
+        return {(str(n), int(v)) for n, v in entries}, int(data["metadata"]["version"])
+
+    async def edit_pending_index(
+        self, change: Callable[[set[tuple[str, int]]], set[tuple[str, int]]]
+    ) -> None:
+        """Read-modify-write the pending index under check-and-set; a concurrent edit makes
+        it read again (a few times: rotations of one mount rarely start together)."""
+        for _ in range(8):
+            entries, version = await self.pending_index()
+            if version < 0:
+                return  # not readable by this token: see pending_index
+            new = change(set(entries))
+            if new == entries:
+                return
+            try:
+                await self.write_data(_PENDING_INDEX, json.dumps(sorted(new)), cas=version)
+                return
+            except VersionConflictError:
+                continue
+        raise VersionConflictError(
+            "the rotation index kept changing under concurrent rotations",
+            hint="retry the rotation",
+        )
+
+    async def forget_pending(self, name: str, version: int | None) -> None:
+        """Remove index entries of ``name`` (one version, or all). Best effort: the change
+        itself is done, and a stale entry is skipped by ``pending_versions``."""
+        with contextlib.suppress(AuthorizationError, VersionConflictError):
+            await self.edit_pending_index(
+                lambda entries: {
+                    e for e in entries if e[0] != name or (version is not None and e[1] != version)
+                }
+            )
+
     async def names(self) -> list[str]:
         """Every secret name under the mount (folders are not ours: skipped)."""
         result: dict[str, Any] = await self.call(
@@ -686,16 +738,17 @@ class VaultSession(BufferedSession):
         return state.kv_current if state else 0
 
     async def pending_versions(self) -> list[tuple[str, int]]:
+        """Pending versions listed in the mount's rotation index and still pending (the
+        index is written before a pending version, so a crash leaves at most a stale entry,
+        which is skipped). One request when no rotation is in progress."""
         out = []
-        for name in await self.store.names():
-            custom = await self._custom(name)
-            for v in _ints(custom.get(PREFIX + "pending")):
-                out.append((secret_id_for(name), v))
+        entries, _ = await self.store.pending_index()
+        for name, version in sorted(entries):
+            state = await self.store.state(name)
+            if state is not None and version in state.pending:
+                self.store._names[secret_id_for(name)] = name
+                out.append((secret_id_for(name), version))
         return out
-
-    async def _custom(self, name: str) -> dict[str, str]:
-        state = await self.store.state(name)
-        return state.custom if state else {}
 
     async def list_records(self, flt: SecretFilter) -> list[SecretRecord]:
         out = []
@@ -761,6 +814,9 @@ class VaultSession(BufferedSession):
             state = await store.state(name)
             if state is None or state.version != cas:
                 raise conflict(name, state.version if state else None, cas)
+            if version.stage == STAGE_PENDING:
+                entry = (name, version.version)
+                await store.edit_pending_index(lambda entries: entries | {entry})
             n = await store.write_data(name, text, cas=version.version - 1)
             if version.stage == STAGE_CURRENT:
                 state.previous, state.current = state.current, n
@@ -845,6 +901,8 @@ class VaultSession(BufferedSession):
             custom = dict(state.custom)
             custom.update(state.labels())
             await store.write_metadata(name, custom)
+            if stage != STAGE_PENDING:
+                await store.forget_pending(name, version)
 
         self.queue(write)
 
@@ -866,6 +924,7 @@ class VaultSession(BufferedSession):
             custom.update(state.labels())
             custom.pop(f"{PREFIX}by.{version}", None)
             await store.write_metadata(name, custom)
+            await store.forget_pending(name, version)
 
         self.queue(write)
 
@@ -879,6 +938,7 @@ class VaultSession(BufferedSession):
                 f"purge of {name!r}",
                 lambda: store._kv().delete_metadata_and_all_versions(name, mount_point=store.mount),
             )
+            await store.forget_pending(name, None)
 
         self.queue(write)
 
