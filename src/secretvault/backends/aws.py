@@ -580,6 +580,7 @@ class AwsSession(BufferedSession):
     def __init__(self, store: AwsStore) -> None:
         super().__init__("AWS Secrets Manager", store.config.client_side_encryption)
         self.store = store
+        self._seen: dict[str, _State] = {}  # states read in this session, by name
 
     async def read(
         self, name: str, version: int | None = None
@@ -588,6 +589,7 @@ class AwsSession(BufferedSession):
         state = await store.state(name)
         if state is None:
             return None
+        self._seen[name] = state
         record = state.record()
         if state.deleted:
             return record, None  # AWS refuses to read it: the facade says "pending deletion"
@@ -605,7 +607,10 @@ class AwsSession(BufferedSession):
 
     async def get(self, name: str) -> SecretRecord | None:
         state = await self.store.state(name)
-        return state.record() if state else None
+        if state is None:
+            return None
+        self._seen[name] = state
+        return state.record()
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         name = await self.store.name_of(secret_id)
@@ -625,12 +630,16 @@ class AwsSession(BufferedSession):
         return versions
 
     async def max_version(self, secret_id: str) -> int:
-        """Every version counts, dropped ones too: AWS never forgets a version id."""
-        state = await self.store.state_of(secret_id)
+        """Every version counts, dropped ones too (AWS never forgets a version id): the
+        newest is labelled (current or pending) or listed in ``sv:dropped``. The state this
+        session already read will do: a stale number makes the write fail, not overwrite."""
+        name = self.store._names.get(secret_id)
+        state = self._seen.get(name) if name else None
+        if state is None:
+            state = await self.store.state_of(secret_id)
         if state is None:
             return 0
-        await self._all_versions(state)
-        return max(state.numbers, default=0)
+        return max([*state.numbers, *state.dropped], default=0)
 
     async def pending_versions(self) -> list[tuple[str, int]]:
         out = []
@@ -768,8 +777,12 @@ class AwsSession(BufferedSession):
             if state is None or state.stage(version) != STAGE_PENDING:
                 return  # only a pending version is ever dropped
             name = state.name
-            await store.move_label(name, PENDING, remove=state.numbers[version])
-            dropped = ",".join(map(str, sorted(state.dropped | {version})))
+            # Recorded before the label goes: a crash in between leaves a version that is
+            # both pending and dropped, which the next recovery drops again.
+            kept = sorted(d for d in state.dropped | {version} if d >= state.floor)
+            while len(",".join(map(str, kept))) > 250:  # a tag value holds 256 characters
+                kept.pop(0)  # the oldest: far below current, no longer written again
+            dropped = ",".join(map(str, kept))
             await store.call(
                 f"tagging {name!r}",
                 lambda: store.client.tag_resource(
@@ -777,6 +790,7 @@ class AwsSession(BufferedSession):
                     Tags=[{"Key": PREFIX + "dropped", "Value": dropped}],
                 ),
             )
+            await store.move_label(name, PENDING, remove=state.numbers[version])
 
         self.queue(write)
 

@@ -686,6 +686,7 @@ class VaultSession(BufferedSession):
     def __init__(self, store: VaultStore) -> None:
         super().__init__("the vault backend", store.config.client_side_encryption)
         self.store = store
+        self._seen: dict[str, int] = {}  # KV current version per name, read in this session
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -710,6 +711,7 @@ class VaultSession(BufferedSession):
             kv_current = int(meta.get("version") or 0)
             state = _State(custom, kv_current, {})
         record = store.record(name, custom, state.version)
+        self._seen[name] = kv_current
         want = version or state.current
         if want == kv_current:
             return record, _stored(want, latest.get("data"), meta, custom, state.stage(want))
@@ -733,7 +735,11 @@ class VaultSession(BufferedSession):
         return found[1] if found else None
 
     async def max_version(self, secret_id: str) -> int:
+        """KV's current version, as this session last read it when it did (a stale number
+        makes the check-and-set write fail, never overwrite)."""
         name = await self.store.name_of(secret_id)
+        if name in self._seen:
+            return self._seen[name]
         state = await self.store.state(name) if name else None
         return state.kv_current if state else 0
 
