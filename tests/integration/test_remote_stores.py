@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
 import signal
@@ -483,3 +484,27 @@ async def test_a_rotation_left_pending_by_a_dead_process_is_rolled_back_on_open(
         assert result.success and result.new_version == new + 1
     finally:
         await second.shutdown()
+
+
+async def test_missing_aws_credentials_say_so_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need("aws")
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role lookup
+    config = aws_config(tmp_path, aws_access_key_id=None, aws_secret_access_key=None)
+    vault = SecretVault(config)
+    with pytest.raises(ConfigurationError, match="AWS credentials not found") as info:
+        await vault.initialize()
+    assert info.value.hint is not None and "aws configure" in info.value.hint
+
+
+async def test_https_to_a_plain_http_vault_is_a_tls_error(tmp_path: Path) -> None:
+    addr = need("vault").replace("http://", "https://")
+    vault = SecretVault(vault_config(tmp_path, vault_addr=addr, backend_retries=0))
+    with pytest.raises(BackendUnavailableError, match="TLS") as info:
+        await vault.initialize()
+    assert info.value.hint is not None and "vault_ca_cert" in info.value.hint

@@ -106,6 +106,13 @@ _VAULT_ERRORS_HINT = (
 # first matching row wins; "{op}" and "{addr}" are filled in. Never the exception's own text.
 _ERRORS: tuple[tuple[type[BaseException], type[SecretVaultError], str, str], ...] = (
     (
+        requests.exceptions.SSLError,  # before ConnectionError, its base class
+        BackendUnavailableError,
+        "TLS with Vault at {addr} failed ({op})",
+        "set vault_ca_cert to the CA that signed the server's certificate (or check "
+        "vault_client_cert / vault_client_key); vault_tls_verify: false only for testing",
+    ),
+    (
         requests.exceptions.ConnectionError,
         BackendUnavailableError,
         "Vault connection refused at {addr} ({op})",
@@ -121,7 +128,8 @@ _ERRORS: tuple[tuple[type[BaseException], type[SecretVaultError], str, str], ...
         hv.Forbidden,
         AuthorizationError,
         "Vault denied {op}: permission denied",
-        "the token's policies do not allow this path; ask for a policy granting it",
+        "the token's policies do not allow this path (ask for a policy granting it), or the "
+        "token expired or was revoked (`bao token lookup`); `secretvault doctor` tells which",
     ),
     (
         hv.Unauthorized,
@@ -489,6 +497,7 @@ class VaultStore:
         paths = {
             f"{self.mount}/data/probe": {"create", "read", "update"},
             f"{self.mount}/metadata/probe": {"read", "update", "delete", "list"},
+            f"{self.mount}/data/{_PENDING_INDEX}": {"create", "read", "update"},
         }
         try:
             caps = await self.call(
