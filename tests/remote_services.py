@@ -7,15 +7,27 @@ FAILS under CI (``CI`` set: the services must be there) and skips loudly otherwi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-VAULT_ADDR = os.environ.get("SECRETVAULT_TEST_VAULT_ADDR", "http://127.0.0.1:8200")
+_SERVICES = Path(__file__).resolve().parents[1] / ".services"
+
+
+def _default(service: str, port: int) -> str:
+    """The address scripts/services.sh started ``service`` on (it may pick another port)."""
+    with contextlib.suppress(OSError, ValueError):
+        port = int((_SERVICES / f"{service}.port").read_text())
+    return f"http://127.0.0.1:{port}"
+
+
+VAULT_ADDR = os.environ.get("SECRETVAULT_TEST_VAULT_ADDR") or _default("bao", 8200)
 VAULT_TOKEN = "root"  # the dev server's fixed root token (scripts/services.sh)
-AWS_ENDPOINT = os.environ.get("SECRETVAULT_TEST_AWS_ENDPOINT", "http://127.0.0.1:5005")
+AWS_ENDPOINT = os.environ.get("SECRETVAULT_TEST_AWS_ENDPOINT") or _default("moto", 5005)
 IN_CI = bool(os.environ.get("CI"))
 
 _seen: dict[str, bool] = {}

@@ -39,20 +39,37 @@ AWS_ENDPOINT = os.environ.get("SECRETVAULT_TEST_AWS_ENDPOINT", "http://127.0.0.1
 VALUE = "v" * 64
 
 
+def ensure_services() -> bool:
+    """Start the services unless they answer at the given addresses; True when this run
+    started them (``scripts/services.sh`` picks free ports when 8200/5005 are taken, and
+    says which)."""
+    global VAULT_ADDR, AWS_ENDPOINT
+    if _up(f"{VAULT_ADDR}/v1/sys/health") and _up(f"{AWS_ENDPOINT}/moto-api/"):
+        return False
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "services.sh"), "status"], capture_output=True
+    ).returncode
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "services.sh"), "start"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for line in out.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        if key == "SECRETVAULT_TEST_VAULT_ADDR":
+            VAULT_ADDR = value
+        elif key == "SECRETVAULT_TEST_AWS_ENDPOINT":
+            AWS_ENDPOINT = value
+    return started != 0
+
+
 def _up(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2):
             return True
     except Exception:
         return False
-
-
-def ensure_services() -> bool:
-    """Start the services when they do not answer; True when this run started them."""
-    if _up(f"{VAULT_ADDR}/v1/sys/health") and _up(f"{AWS_ENDPOINT}/moto-api/"):
-        return False
-    subprocess.run([str(ROOT / "scripts" / "services.sh"), "start"], check=True)
-    return True
 
 
 def pct(xs: list[int], q: float) -> float:
