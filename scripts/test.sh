@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit (no services), contract (one suite over every store),
-# integration (real files, processes, git repositories, PostgreSQL) and e2e (the installed CLI
-# driven as a user would). The services the tests need are started here and stopped on exit;
-# a test that needs one and finds it absent fails in CI (CI=true) rather than skipping.
+# Run the whole test suite: unit (no services), contract (one suite over every store: SQLite,
+# PostgreSQL, the real OpenBao and moto servers), integration (real files, processes, servers,
+# git repositories) and e2e (the installed CLI driven as a user would).
+# Services: scripts/services.sh starts OpenBao and moto_server, scripts/postgres.sh a throwaway
+# PostgreSQL with password authentication; their addresses reach the tests as SECRETVAULT_TEST_*
+# and everything started here is stopped on exit. A test whose server is absent fails when CI is
+# set and skips loudly otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
-
-stop_services() { scripts/postgres.sh stop >/dev/null 2>&1 || true; }
-trap stop_services EXIT
-# Assign first: a failed start then stops the script (set -e), where `eval "$(…)"` would not.
+started=""
+cleanup() {
+  scripts/postgres.sh stop >/dev/null 2>&1 || true
+  if [[ -n "$started" ]]; then scripts/services.sh stop; fi
+}
+trap cleanup EXIT
+# Each start's output is assigned first: a failed start then stops the script (set -e), where
+# `eval "$(…)"` would run the tests without the server.
+if [[ -z "${SECRETVAULT_TEST_NO_SERVICES:-}" ]]; then
+  if ! scripts/services.sh status >/dev/null 2>&1; then
+    started=1
+  fi
+  svc_env=$(scripts/services.sh start)
+  eval "$svc_env"
+fi
 pg_env=$(scripts/postgres.sh start)
 eval "$pg_env"
-
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -94,6 +94,21 @@ class SecretsConfig(BaseModel):
     vault_addr: str | None = None
     vault_token: str | None = Field(default=None, repr=False)
     vault_mount: str = "secret"
+    # Vault auth beyond a token (docs/backends.md): AppRole (else VAULT_ROLE_ID/VAULT_SECRET_ID)
+    # or Kubernetes (role + service-account JWT). None picks: token, AppRole, Kubernetes.
+    vault_auth_method: str | None = Field(default=None, pattern="^(token|approle|kubernetes)$")
+    vault_role_id: str | None = None
+    vault_secret_id: str | None = Field(default=None, repr=False)
+    vault_approle_mount: str = "approle"
+    vault_kubernetes_role: str | None = None
+    vault_kubernetes_jwt_path: str = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    vault_kubernetes_mount: str = "kubernetes"
+    # Vault TLS: a CA bundle to trust, verification on/off (never off in production), and a
+    # client certificate for mutual TLS.
+    vault_ca_cert: str | None = None
+    vault_tls_verify: bool = True
+    vault_client_cert: str | None = None
+    vault_client_key: str | None = Field(default=None, repr=False)
 
     # PostgreSQL (default_backend: postgres): one database shared by many hosts
     postgres_dsn: str | None = Field(default=None, repr=False)
@@ -104,6 +119,16 @@ class SecretsConfig(BaseModel):
     aws_region: str | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = Field(default=None, repr=False)
+    aws_session_token: str | None = Field(default=None, repr=False)
+    aws_endpoint_url: str | None = None  # else AWS_ENDPOINT_URL, else the AWS default
+    aws_secret_prefix: str = "mahavishnu/"  # secret `name` is AWS `<prefix><name>`
+
+    # Server-backed stores (vault, aws): store our envelope instead of the plain value, so the
+    # server never sees plaintext (docs/backends.md, "Client-side encryption").
+    client_side_encryption: bool = False
+    # Per-request timeout and bounded retries (with backoff) of transient failures.
+    backend_timeout_seconds: float = Field(default=5.0, gt=0)
+    backend_retries: int = Field(default=2, ge=0, le=10)
 
     # Azure Key Vault
     azure_vault_url: str | None = None

@@ -98,7 +98,10 @@ class SecretVault:
             )
         await stores.open(create=create)
         try:
-            keys = KeyManager(cfg, native=stores.secrets.features.native_encryption)
+            # A store that encrypts natively keeps plain values other tools can read, unless
+            # the settings ask for our envelope (the server then never sees plaintext).
+            native = stores.secrets.features.native_encryption and not cfg.client_side_encryption
+            keys = KeyManager(cfg, native=native)
             await keys.load(stores)
         except BaseException:
             await stores.close()

@@ -349,3 +349,20 @@ class FileBackedStore(Protocol):
     def backup_to(self, target: Path) -> Path: ...
 
     def restore_from(self, source: Path) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One result of ``DiagnosableStore.diagnose``: what was checked, and the fix if it failed."""
+
+    ok: bool
+    text: str
+    fix: str | None = None
+
+
+@runtime_checkable
+class DiagnosableStore(Protocol):
+    """A server-backed store that can check itself end to end for ``secretvault doctor``:
+    reachability, authentication, and a permission probe on the configured place."""
+
+    async def diagnose(self) -> list[Check]: ...

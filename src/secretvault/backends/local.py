@@ -638,7 +638,11 @@ class LocalBackend:
     async def open(self, *, create: bool) -> None:
         """Open (and when ``create``, create) the database; migrate the schema."""
         if not self.path.exists() and not create:
-            raise BackendUnavailableError(f"vault database {self.path} does not exist")
+            raise BackendUnavailableError(
+                f"vault database {self.path} does not exist",
+                hint="run `secretvault init` first (with a server backend this local file "
+                "holds the audit trail and the key ring)",
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)

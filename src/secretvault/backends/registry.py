@@ -52,6 +52,10 @@ _REGISTRY: dict[BackendType, BackendSpec] = {
     BackendType.POSTGRES: BackendSpec(
         "secretvault.backends.postgres", "postgres_store", extra="postgres", control=True
     ),
+    BackendType.VAULT: BackendSpec("secretvault.backends.vault", "vault_store", extra="vault"),
+    BackendType.AWS_SECRETS_MANAGER: BackendSpec(
+        "secretvault.backends.aws", "aws_store", extra="aws"
+    ),
 }
 
 

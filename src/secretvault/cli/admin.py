@@ -12,6 +12,7 @@ import typer
 from secretvault.cli.common import Options, echo_json, guard, json_option, options, run
 
 if TYPE_CHECKING:
+    from secretvault.backends.base import Check
     from secretvault.vault import SecretVault
 
 
@@ -102,6 +103,11 @@ def cmd_doctor(ctx: typer.Context) -> None:
     for layer in layers_in_effect(opts.app, opts.settings_dir):
         typer.echo(f"  - {layer}")
     cfg = guard(opts, opts.config)
+    typer.echo(f"backend: {cfg.default_backend.value}")
+    for check in asyncio.run(_check_backend(opts)):
+        report(check.ok, check.text)
+        if not check.ok and check.fix:
+            typer.echo(f"       fix: {check.fix}")
     key_path, db_path = Path(cfg.master_key_path), Path(cfg.storage_path)
     if cfg.storage.encryption_key or cfg.storage.passphrase:
         report(True, "master key comes from settings (storage.encryption_key / passphrase)")
@@ -120,6 +126,25 @@ def cmd_doctor(ctx: typer.Context) -> None:
         report(True, f"backend: {cfg.default_backend.value}")
     report(*asyncio.run(_check_open(opts)))
     raise typer.Exit(1 if problems else 0)
+
+
+async def _check_backend(opts: Options) -> list[Check]:
+    """End-to-end checks of a server-backed store (none for the local one: it is a file,
+    checked below)."""
+    from secretvault.backends.base import Check, DiagnosableStore
+    from secretvault.backends.registry import build_secret_store
+    from secretvault.errors import SecretVaultError
+
+    try:
+        store = build_secret_store(opts.config())
+    except SecretVaultError as exc:
+        return [Check(False, Exception.__str__(exc), exc.hint)]
+    if not isinstance(store, DiagnosableStore):
+        return []
+    try:
+        return await store.diagnose()
+    finally:
+        await store.close()
 
 
 async def _check_open(opts: Options) -> tuple[bool, str]:

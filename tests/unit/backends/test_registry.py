@@ -37,11 +37,20 @@ def test_local_plays_both_roles(tmp_path: Path) -> None:
     assert spec_for(BackendType.LOCAL).inline_io
 
 
-def test_an_unregistered_backend_names_the_available_ones(tmp_path: Path) -> None:
+def test_an_unregistered_backend_names_the_available_ones(
+    tmp_path: Path, restore_registry: None
+) -> None:
+    registry.unregister(BackendType.AWS_SECRETS_MANAGER)
     with pytest.raises(ConfigurationError) as info:
         build_stores(_config(tmp_path, BackendType.AWS_SECRETS_MANAGER))
     assert "not available in this build" in str(info.value)
     assert info.value.hint is not None and "local" in info.value.hint
+
+
+def test_the_server_backends_are_registered_with_their_extras() -> None:
+    for backend, extra in ((BackendType.VAULT, "vault"), (BackendType.AWS_SECRETS_MANAGER, "aws")):
+        spec = spec_for(backend)
+        assert spec.extra == extra and not spec.inline_io and not spec.control
 
 
 def test_a_missing_sdk_names_the_extra_to_install(
@@ -68,6 +77,7 @@ def test_a_registered_store_without_a_control_role_gets_the_local_control_store(
         "    return LocalBackend(Path(config.storage_path).with_name('remote.db'))\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+    registry.unregister(BackendType.VAULT)  # the built-in entry (restored after the test)
     previous = register(BackendType.VAULT, BackendSpec("plugin_store", "factory"))
     assert previous is None
     stores = build_stores(_config(tmp_path, BackendType.VAULT))
