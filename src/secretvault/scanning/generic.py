@@ -369,7 +369,7 @@ _DEFINE = (
 _CRED_PAIR = (
     r"(?P<name>\b(?:auth|(?:HTTP)?(?:Basic|Digest|Proxy)Auth|NetworkCredential|"
     r"UsernamePasswordCredentials|PasswordAuthentication|PSCredential|getConnection))"
-    r"\s*=?\s*\(\s*(?:[\w.]+\s*,\s*)?[\"'][^\"'\n]{1,80}[\"']\s*,\s*"
+    r"\s*=?\s*\(\s*(?:[\w.]+\s*,\s*)?[\"'][^\"']{1,80}[\"']\s*,\s*"
     r"(?:[\w.]+\()?[\"'](?P<secret>[^\"'`\s\\]{4,200})[\"']"
 )
 # Value characters of an unquoted shell / command-line value: stops at quotes, $, operators.
