@@ -40,7 +40,9 @@ SPEC_FLOORS: dict[str, tuple[str, tuple[str, ...], str]] = {
         "checksum does not verify: likely an example or a mistyped token",
     ),
     "aws-secret-access-key": (
-        r"(?i:aws[^\n]*access[_-]?key[^\n]*[:=][^\n]*[\"'](?P<secret>[a-z0-9/+=]{20,})[\"'])",
+        # ``.*`` rather than ``[^\n]*``: the same on one line, and the engine runs rules that
+        # mention a newline over the whole buffer
+        r"(?i:aws.*access[_-]?key.*[:=].*[\"'](?P<secret>[a-z0-9/+=]{20,})[\"'])",
         ("aws",),
         "not a 40-character AWS secret key: maybe a key id, an example or another value",
     ),

@@ -21,6 +21,7 @@ import random
 import re
 import string
 from collections import Counter
+from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
@@ -369,7 +370,7 @@ _DEFINE = (
 _CRED_PAIR = (
     r"(?P<name>\b(?:auth|(?:HTTP)?(?:Basic|Digest|Proxy)Auth|NetworkCredential|"
     r"UsernamePasswordCredentials|PasswordAuthentication|PSCredential|getConnection))"
-    r"\s*=?\s*\(\s*(?:[\w.]+\s*,\s*)?[\"'][^\"'\n]{1,80}[\"']\s*,\s*"
+    r"\s*=?\s*\(\s*(?:[\w.]+\s*,\s*)?[\"'][^\"']{1,80}[\"']\s*,\s*"
     r"(?:[\w.]+\()?[\"'](?P<secret>[^\"'`\s\\]{4,200})[\"']"
 )
 # Value characters of an unquoted shell / command-line value: stops at quotes, $, operators.
@@ -707,6 +708,7 @@ def name_tokens(name: str) -> list[str]:
     return [p.lower() for p in parts if p]
 
 
+@lru_cache(maxsize=8192)  # names repeat across a tree (password, api_key ...); pure function
 def name_kind(name: str) -> str | None:
     """``"password"``, ``"salt"``, ``"key"``, ``"secret"`` for a secret-like name; else None."""
     tokens = name_tokens(name)

@@ -201,12 +201,16 @@ class WalkOptions:
     stats: SkipStats = field(default_factory=SkipStats)
 
 
-def _ignore_spec(directory: str) -> Matcher | None:
-    """The combined ``.gitignore`` + ``.secretvaultignore`` of one directory, if any."""
+def _ignore_spec(directory: str, present: Sequence[str] = IGNORE_FILES) -> Matcher | None:
+    """The combined ``.gitignore`` + ``.secretvaultignore`` of one directory, if any.
+
+    ``present`` names the ignore files known to exist (the walker already listed the
+    directory, so it opens only those).
+    """
     from secretvault.scanning.allowlist import IGNORE_FILE, Allowlist
 
     lines: list[str] = []
-    for name in IGNORE_FILES:
+    for name in present:
         try:
             with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
@@ -286,15 +290,16 @@ def _parent_specs(root: Path) -> Specs:
 def _walk_dir(
     top: str, rel_dir: str, specs: Specs, opts: WalkOptions, exclude: Matcher | None
 ) -> Iterator[tuple[str, str, int]]:
-    if opts.respect_gitignore:
-        spec = _ignore_spec(top)
-        if spec is not None:
-            specs = [*specs, (rel_dir, spec)]
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except OSError:
         opts.stats.dirs["unreadable"] += 1
         return
+    if opts.respect_gitignore:
+        present = [e.name for e in entries if e.name in IGNORE_FILES]
+        spec = _ignore_spec(top, present) if present else None
+        if spec is not None:
+            specs = [*specs, (rel_dir, spec)]
     skipped = opts.stats
     for entry in entries:
         rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
