@@ -3,7 +3,7 @@
 # API) and moto_server (AWS Secrets Manager), both on 127.0.0.1. Idempotent: `start` leaves a
 # running server of ours alone, `stop` ignores servers that are not running. Pids, ports and
 # logs live in .services/ (gitignored); nothing secret is written: the dev root token is the
-# fixed test value "root" and -dev-no-store-token keeps it out of ~/.vault-token (SERVICES.md).
+# fixed test value "root" and -dev-no-store-token keeps it out of ~/.vault-token (verified against OpenBao 2.x).
 # Ports: 8200 and 5005 (or SECRETVAULT_TEST_BAO_PORT / _MOTO_PORT); when another process
 # already listens there (a shared machine), a free port is taken instead.
 #

@@ -63,8 +63,8 @@ def _line(tree: Path, rel: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-# Decoys that match one of SPEC's seven table patterns (a GitHub token whose CRC32 fails, a
-# JWT-shaped string whose header is not JSON). SPEC's table says to report them; secretvault
+# Decoys that match one of the guide's seven table patterns (a GitHub token whose CRC32 fails, a
+# JWT-shaped string whose header is not JSON). the guide's table says to report them; secretvault
 # does, at confidence 0.3 with the reason. They count neither as TP nor as FP, and how many
 # each tool reported is shown as ``spec_pattern_decoys_reported``.
 SPEC_PATTERN_DECOYS = frozenset({"decoy_github_bad_crc", "decoy_jwt_bad_header"})

@@ -584,7 +584,7 @@ class SecretVault:
         return await self.rotation.rotate(name, new_value, verify, rollback_on_failure, user)
 
     async def _should_rotate(self, record: SecretRecord) -> bool:
-        """the guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
+        """The guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
         return rotation_due(self.config, record)
 
     # -- scanning ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from secretvault.models import AccessLevel, SecretRecord
 
-# the guide's "Role-Based Access Control (RBAC)" ROLE_PERMISSIONS.
+# The guide's "Role-Based Access Control (RBAC)" ROLE_PERMISSIONS.
 DEFAULT_ROLES: dict[str, frozenset[AccessLevel]] = {
     "admin": frozenset(
         {AccessLevel.READ, AccessLevel.WRITE, AccessLevel.DELETE, AccessLevel.ADMIN}

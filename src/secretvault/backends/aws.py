@@ -22,7 +22,7 @@ The mapping, written down once:
   unlabelled versions itself).
 - **Stages**: ``AWSCURRENT`` / ``AWSPREVIOUS`` / ``AWSPENDING`` are our current / previous /
   pending. Promotion moves ``AWSCURRENT`` (AWS moves ``AWSPREVIOUS`` itself). Reads always pass
-  ``VersionId`` (moto does not follow a moved ``AWSCURRENT`` otherwise — SERVICES.md).
+  ``VersionId`` (moto does not follow a moved ``AWSCURRENT`` otherwise).
 - **Record**: the description is the AWS description; type, status, service, environment,
   dates, our version number and deletion times are ``sv:…`` tags; each user tag ``t`` is the tag
   ``tag:t``; ``sv:by:N`` is who wrote version N (AWS allows 50 tags: user tags + ~14 of ours

@@ -52,7 +52,7 @@ class SecretType(StrEnum):
 
     @property
     def auto_rotatable(self) -> bool:
-        """the guide's "Secret Types Supported" table, column Auto-Rotation."""
+        """The guide's "Secret Types Supported" table, column Auto-Rotation."""
         return self not in _NOT_AUTO_ROTATABLE
 
 

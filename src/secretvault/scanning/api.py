@@ -1,4 +1,5 @@
-"""``scan_repository()``: SPEC's scanning entry point (sync; the vault awaits it in a thread)."""
+"""``scan_repository()``: the guide's scanning entry point (sync; the vault awaits it in a
+thread)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def scan_repository(
 ) -> SecretScanReport:
     """Scan a repository (or one file) for hardcoded secrets.
 
-    ``file_patterns=None`` means SPEC's default ``scan_patterns``; pass ``["*"]`` for every
+    ``file_patterns=None`` means the guide's default ``scan_patterns``; pass ``["*"]`` for every
     text file. ``secret_types=None`` scans for all types. ``options`` are those of
     :func:`scan_tree_raw` (``engine``, ``jobs``, ``max_file_size``, ``exclude``,
     ``known_secrets`` ...). Findings are redacted; nothing returned holds a secret.

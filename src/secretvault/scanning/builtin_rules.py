@@ -1,12 +1,13 @@
-"""The provider rule set, and SPEC's seven pattern-table rules.
+"""The provider rule set, and the guide's seven pattern-table rules.
 
-The provider rules live once, in ``rules/catalogue``; this module names SPEC's seven (in SPEC's
-table order) and adds one *floor* rule for each: SPEC's own regex, so that everything SPEC's
-table matches is reported. Structural evidence sets the confidence instead of deciding whether
-a match exists: a value the provider rule confirms (checksum, key body, JWT header) is reported
-by the provider rule at SPEC's confidence; one it rejects, or that only SPEC's looser pattern
-matches, is reported by the floor at :data:`UNCONFIRMED_CONFIDENCE`, with the reason in its
-description. Placeholder filters still drop placeholders (``xxxx…``, ``your-key-here``).
+The provider rules live once, in ``rules/catalogue``; this module names the guide's seven (in
+the guide's table order) and adds one *floor* rule for each: the guide's own regex, so that
+everything the guide's table matches is reported. Structural evidence sets the confidence
+instead of deciding whether a match exists: a value the provider rule confirms (checksum, key
+body, JWT header) is reported by the provider rule at the guide's confidence; one it rejects, or
+that only the guide's looser pattern matches, is reported by the floor at
+:data:`UNCONFIRMED_CONFIDENCE`, with the reason in its description. Placeholder filters still
+drop placeholders (``xxxx…``, ``your-key-here``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ SPEC_RULE_IDS = (
 )
 UNCONFIRMED_CONFIDENCE = 0.3
 
-# rule id -> (SPEC's regex, bounded and with the value in ``secret``; keywords; the reason a
-# floor match is less certain). The regexes accept at least what SPEC's table accepts.
+# rule id -> (the guide's regex, bounded and with the value in ``secret``; keywords; the reason a
+# floor match is less certain). The regexes accept at least what the guide's table accepts.
 SPEC_FLOORS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "openai-api-key-legacy": (
         r"\b(?P<secret>sk-[a-zA-Z0-9]{48})\b",
@@ -77,13 +78,14 @@ def load_provider_rules() -> tuple[Rule, ...]:
 
 
 def spec_rules() -> tuple[Rule, ...]:
-    """SPEC's seven rules, in the order of SPEC's pattern table."""
+    """The guide's seven rules, in the order of the guide's pattern table."""
     by_id = {r.id: r for r in load_provider_rules()}
     return tuple(by_id[i] for i in SPEC_RULE_IDS)
 
 
 def floor_rule(provider: Rule) -> Rule:
-    """The floor for one of SPEC's seven: SPEC's regex, the provider's type and severity."""
+    """The floor for one of the guide's seven: the guide's regex, the provider's type and
+    severity."""
     regex, keywords, reason = SPEC_FLOORS[provider.id]
     return replace(
         provider,

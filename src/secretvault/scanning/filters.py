@@ -29,7 +29,7 @@ class Candidate:
     start: int
     end: int
     rule_id: str
-    next_line: str = field(default="", repr=False)  # only filled for SPEC floor matches
+    next_line: str = field(default="", repr=False)  # only filled for guide floor matches
 
 
 Filter = Callable[[Candidate], bool]
@@ -479,7 +479,7 @@ _QUOTED_B64 = re.compile(r"^\s*\+?\s*[bBrRuU]?[\"'`][A-Za-z0-9+/=]{16,}")
 
 
 def is_floor_placeholder(c: Candidate) -> bool:
-    """SPEC floor matches: a placeholder word in the value (``ghp_your_token_here…``), or a
+    """guide floor matches: a placeholder word in the value (``ghp_your_token_here…``), or a
     URL password that is a default, masked or a placeholder (``user:pass@``, ``test:**@``),
     means an example; random tokens hold none.
 

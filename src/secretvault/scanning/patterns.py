@@ -1,4 +1,4 @@
-"""``SECRET_PATTERNS``: SPEC's custom-pattern hook, ``{SecretType: [regex, ...]}``.
+"""``SECRET_PATTERNS``: the guide's custom-pattern hook, ``{SecretType: [regex, ...]}``.
 
 Seeded from the rule set. ``SECRET_PATTERNS[SecretType.X].append(regex)`` adds a rule on the
 next scan (severity HIGH, confidence 0.8, keywords derived from the regex's literal text);
@@ -64,7 +64,7 @@ def custom_rule(secret_type: SecretType, regex: str) -> Rule:
 
 
 def active_rules() -> list[Rule]:
-    """Provider rules still listed in ``SECRET_PATTERNS`` (SPEC's seven with their floors)
+    """Provider rules still listed in ``SECRET_PATTERNS`` (the guide's seven with their floors)
     plus one rule per appended regex."""
     rules: list[Rule] = []
     floors: list[Rule] = []

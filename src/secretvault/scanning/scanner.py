@@ -75,7 +75,7 @@ class RawMatch:
     end_column: int
     secret: str = field(repr=False)  # never printed
     generic: bool = False
-    floor: bool = False  # reported by a SPEC floor rule: the provider rule did not confirm it
+    floor: bool = False  # reported by a guide floor rule: the provider rule did not confirm it
     name: str | None = None
     known_secret: str | None = None
     commit: str | None = None
@@ -134,10 +134,10 @@ class Veto:
 
 
 def dedupe(matches: list[RawMatch], vetoes: Iterable[Veto] = ()) -> list[RawMatch]:
-    """Keep one match per overlapping span on a line: known > provider > SPEC floor > generic.
+    """Keep one match per overlapping span on a line: known > provider > guide floor > generic.
 
     A vetoed span (a provider rule rejected its structure) is never reported by a generic
-    rule; a SPEC floor reports it, at its lower confidence.
+    rule; a guide floor reports it, at its lower confidence.
     """
     kept: list[RawMatch] = []
     spans: dict[tuple[str, int], list[tuple[int, int]]] = {}

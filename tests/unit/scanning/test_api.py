@@ -1,4 +1,4 @@
-"""SPEC "Secret Scanning" examples through ``scan_repository`` and ``SECRET_PATTERNS``."""
+"""The guide's "Secret Scanning" examples through ``scan_repository`` and ``SECRET_PATTERNS``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def repo(tmp_path):
 
 def test_spec_scan_entire_repository(repo) -> None:
     report = scan_repository(str(repo), file_patterns=None, secret_types=None)
-    assert report.files_scanned == 6  # README.md is not in SPEC's default patterns
+    assert report.files_scanned == 6  # README.md is not in the guide's default patterns
     rules = {f.rule_id for f in report.findings}
     assert {
         "openai-api-key-legacy",

@@ -1,5 +1,5 @@
 """Every catalogue rule: its example matches and validates, its near-misses do not, its regex
-compiles with Hyperscan, and the SPEC's seven patterns are present with SPEC's scores."""
+compiles with Hyperscan, and the guide's seven patterns are present with the guide's scores."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""SPEC's "Secret Scanning" examples, copied from SPEC (only the import line and the repository
-path changed), run end to end through ``SecretVault.scan_repository``; and SPEC's pattern table
-honoured: every match of its seven patterns is reported, structural checks set the confidence."""
+"""The guide's "Secret Scanning" examples, copied from the guide (only the import line and the
+repository path changed), run end to end through ``SecretVault.scan_repository``; and the
+guide's pattern table honoured: every match of its seven patterns is reported, structural
+checks set the confidence."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def alnum(rng: random.Random, n: int) -> str:
 
 
 def unconfirmed(seed: int = 3) -> dict[str, str]:
-    """Values SPEC's table matches but the provider rules' structural checks reject."""
+    """Values the guide's table matches but the provider rules' structural checks reject."""
     rng = random.Random(seed)
     return {
         "openai-api-key-legacy": "sk-" + alnum(rng, 48),  # no T3BlbkFJ marker
@@ -66,7 +67,7 @@ def test_unconfirmed_spec_matches_are_reported_with_low_confidence(spec_repo: Pa
     gh = by_rule["github-pat-classic"]
     assert "checksum does not verify: likely an example or a mistyped token" in gh.description
     assert gh.line_number == 2  # the x-run placeholder on line 3 is not a token
-    for rid in ("stripe-secret-key", "database-url", "jwt"):  # confirmed: SPEC's confidence
+    for rid in ("stripe-secret-key", "database-url", "jwt"):  # confirmed: the guide's confidence
         assert by_rule[rid].confidence == RULES[rid].confidence, rid
     assert len(report.findings) == 6
 
@@ -102,7 +103,7 @@ def test_cli_min_confidence_and_sarif_levels(spec_repo: Path) -> None:
     assert levels[("medium", 0.5)] == "warning"
 
 
-# -- SPEC's examples, verbatim but for the import line and the repository path ------------------
+# -- the guide's examples, verbatim but for the import line and the repository path -----------
 
 SPEC_SCAN_ALL = """
 from secretvault import SecretVault

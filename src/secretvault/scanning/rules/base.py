@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from secretvault.models import SecretType, Severity
 
-# Tag of SPEC's floor rules (see builtin_rules): reported when their provider rule does not
+# Tag of the guide's floor rules (see builtin_rules): reported when their provider rule does not
 # confirm the match, at lower confidence. Here so the engine can read it without the catalogue.
 FLOOR_TAG = "spec-floor"
 
