@@ -65,7 +65,9 @@ def quote_env(value: str) -> str:
     escaped = (
         value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     )
-    return '"' + escaped.replace("$", "\\$") + '"'
+    # ``$`` is left alone: python-dotenv and docker compose expand only ``${...}``, and have
+    # no escape for it; docs/injection.md says so.
+    return f'"{escaped}"'
 
 
 def raw(value: str) -> str:

@@ -1,0 +1,16 @@
+"""Values for the injection tests: random, and hostile to every file syntax we quote for."""
+
+from __future__ import annotations
+
+import secrets
+
+
+def distinctive(prefix: str = "val") -> str:
+    """A random value nobody else would write."""
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+def hostile() -> str:
+    """Quotes of both kinds, a newline, template braces, a shell expansion, a backslash,
+    a dotenv comment marker and non-ASCII — plus randomness so it is unique."""
+    return f"a'b\"c\nd {{{{ 7*7 }}}} $HOME `id` \\n # é {secrets.token_hex(6)}"
