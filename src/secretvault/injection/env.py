@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from secretvault.errors import InjectionError
+from secretvault.injection.files import read_text
 
 #: A portable environment variable name (POSIX: letters, digits, underscore; no leading digit).
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -75,13 +76,7 @@ def _unquote(raw: str) -> str:
 def read_env_file(path: Path) -> tuple[dict[str, str], list[EnvRef]]:
     """Plain variables and vault references of a ``.env`` file (``export`` prefixes, comments
     and blank lines allowed). Errors name the line, never its value."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InjectionError(
-            f"cannot read env file {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="pass a readable UTF-8 .env file",
-        ) from None
+    text = read_text(path, "env file", "pass a readable UTF-8 .env file")
     plain: dict[str, str] = {}
     refs: list[EnvRef] = []
     for lineno, line in enumerate(text.splitlines(), 1):

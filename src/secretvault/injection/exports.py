@@ -22,6 +22,7 @@ import yaml
 
 from secretvault.errors import InjectionError
 from secretvault.injection.env import REFERENCE, read_env_file
+from secretvault.injection.files import read_text
 from secretvault.injection.templates import quote_env
 from secretvault.models import SecretType
 
@@ -73,13 +74,7 @@ def parse_import(path: Path) -> dict[str, str]:
     """Secret name → value from a .env file, a JSON object or a Kubernetes Secret manifest
     (judged by content: a JSON object, a YAML document of ``kind: Secret``, else dotenv).
     ``secret://`` references in a .env file are skipped: they already point into a vault."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InjectionError(
-            f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="pass a readable UTF-8 file",
-        ) from None
+    text = read_text(path, "import file", "pass a readable UTF-8 file")
     stripped = text.lstrip()
     if stripped.startswith("{"):
         try:

@@ -22,6 +22,15 @@ from secretvault.errors import InjectionError
 DEFAULT_FILE_MODE = 0o400
 
 
+def read_text(path: Path, what: str, hint: str) -> str:
+    """A UTF-8 input file (template, .env, import); an unreadable one is an InjectionError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InjectionError(f"cannot read {what} {path}: {reason}", hint=hint) from None
+
+
 def parse_mode(mode: str | int | None) -> int:
     """``"0400"``/``"400"``/``0o400`` → 0o400; modes granting anything to others are refused
     (a secret in a world-readable file is a leak)."""

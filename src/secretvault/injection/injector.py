@@ -233,13 +233,9 @@ class Injector:
     ) -> tuple[Path, list[str]]:
         """Render ``source`` into ``output`` (default ``<stem>.injected<suffix>``), all or
         nothing; returns the output and the secret names used."""
-        try:
-            text = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InjectionError(
-                f"cannot read template {source}: {getattr(exc, 'strerror', None) or exc}",
-                hint="give the template's path (file_path=..., or `secretvault render FILE`)",
-            ) from None
+        text = files.read_text(
+            source, "template", "give the template's path (file_path=..., or `render FILE`)"
+        )
         out = output or templates.output_path(source)
         if out.absolute() == source.absolute():
             raise InjectionError(
