@@ -7,7 +7,6 @@ refuses a terminal without ``--reveal``, ``import`` echoes names, never values.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,6 @@ import typer
 from secretvault.cli.common import fail, guard, options, run
 
 if TYPE_CHECKING:
-    from secretvault.injection.env import EnvRef
     from secretvault.vault import SecretVault
 
 RUN_HELP = """Run a command with secrets in its environment (only there: not argv, not disk).
@@ -58,69 +56,10 @@ def cmd_run(
         False, "--redact", help="Mask the secrets' values in the child's stdout and stderr."
     ),
 ) -> None:
+    from secretvault.cli.run_cmd import execute
+
     opts = options(ctx)
-    from secretvault.injection.env import parse_env_spec, read_env_file
-
-    def parse() -> tuple[dict[str, str], list[EnvRef], int | None]:
-        from secretvault.injection.injector import parse_signal
-
-        plain, refs = read_env_file(env_file) if env_file else ({}, [])
-        refs += [parse_env_spec(spec) for spec in env]
-        if not refs and target is None:
-            from secretvault.errors import InjectionError
-
-            raise InjectionError(
-                "nothing to inject", hint="give --env VAR=secret-name, --env-file or --target"
-            )
-        sig = int(parse_signal(on_change)) if on_change else None
-        return plain, refs, sig
-
-    plain, refs, sig = guard(opts, parse)
-    base_env = {**os.environ, **plain}
-    if watch:
-        code = guard(opts, lambda: _watch(opts, command, refs, target, base_env, redact, sig))
-        raise typer.Exit(code)
-    from secretvault.injection.process import child_environment, run_child
-
-    async def resolve(vault: SecretVault) -> dict[str, str]:
-        return await child_environment(vault.injection, refs, target, opts.user)
-
-    values = run(ctx, resolve)
-    code = guard(
-        opts,
-        lambda: run_child(command, {**base_env, **values}, values.values() if redact else None),
-    )
-    raise typer.Exit(code)
-
-
-def _watch(
-    opts: object,
-    command: list[str],
-    refs: list[EnvRef],
-    target: str | None,
-    base_env: dict[str, str],
-    redact: bool,
-    sig: int | None,
-) -> int:
-    import asyncio
-
-    from secretvault.cli.common import Options
-    from secretvault.injection.process import supervise
-    from secretvault.vault import SecretVault
-
-    assert isinstance(opts, Options)
-
-    async def main() -> int:
-        vault = SecretVault(opts.config(), app=opts.app)
-        await vault.initialize(create=False)
-        try:
-            return await supervise(
-                vault.injection, refs, target, opts.user, command, base_env, redact, sig
-            )
-        finally:
-            await vault.shutdown()
-
-    return asyncio.run(main())
+    raise typer.Exit(execute(opts, command, env, env_file, target, redact, watch, on_change))
 
 
 def cmd_inject(

@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 from secretvault.backends.base import Binding
 from secretvault.errors import InjectionError, InvalidArgumentError, SecretVaultError
-from secretvault.injection import files, templates
+from secretvault.injection import files
 from secretvault.injection.bindings import merged, spec_of
 from secretvault.injection.env import check_env_name
-from secretvault.injection.reload import Callback, Reloader, Subscription
 from secretvault.models import InjectionType
 from secretvault.validation import validate_name
 
 if TYPE_CHECKING:
+    # Loaded when first used: ``secretvault run`` needs neither jinja2 nor asyncio.
     from secretvault.config import SecretsConfig
     from secretvault.core.operations import Operations
+    from secretvault.injection.reload import Callback, Reloader, Subscription
 
 #: Reads a secret's value for ``user`` (the facade's ``get_secret``: RBAC + audit).
 ReadValue = Callable[[str, str, int | None], Awaitable[str]]
@@ -51,9 +52,18 @@ class Injector:
         self.ops = ops
         self.config = config
         self.read = read
-        self.reloader = Reloader(ops, self._changed)
+        self._reloader: Reloader | None = None
         #: Targets whose files, templates and signals this process keeps fresh.
         self.live_targets: dict[str, str] = {}  # target -> user whose rights re-read values
+
+    @property
+    def reloader(self) -> Reloader:
+        """The change watcher (created on first use)."""
+        if self._reloader is None:
+            from secretvault.injection.reload import Reloader
+
+            self._reloader = Reloader(self.ops, self._changed)
+        return self._reloader
 
     # -- inject_secret -----------------------------------------------------------------------
 
@@ -236,6 +246,8 @@ class Injector:
         text = files.read_text(
             source, "template", "give the template's path (file_path=..., or `render FILE`)"
         )
+        from secretvault.injection import templates
+
         out = output or templates.output_path(source)
         if out.absolute() == source.absolute():
             raise InjectionError(
@@ -344,7 +356,8 @@ class Injector:
 
     async def close(self) -> None:
         """Stop watching."""
-        await self.reloader.stop()
+        if self._reloader is not None:
+            await self._reloader.stop()
 
 
 def _kind(value: InjectionType | str) -> InjectionType:
@@ -359,6 +372,8 @@ def _kind(value: InjectionType | str) -> InjectionType:
 
 def _placeholder(pattern: str) -> str:
     """``"{{ POSTGRES_PASSWORD }}"`` (or the bare name) → ``POSTGRES_PASSWORD``."""
+    from secretvault.injection import templates
+
     bare, called = templates.placeholders(pattern, "template_pattern")
     if len(bare) == 1 and not called:
         return next(iter(bare))
