@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import platform
+import resource
 import secrets
 import statistics
 import subprocess
@@ -28,15 +29,25 @@ from secretvault import SecretsConfig, SecretType, SecretVault
 SV = str(Path(sys.executable).with_name("secretvault"))
 
 
-def wall(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
-    """Wall time of ``cmd`` as a whole process, ``runs`` times after 2 warm-ups (ms)."""
-    out = []
+def processes(
+    cmds: dict[str, list[str]], env: dict[str, str], runs: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU (user+sys, children) time in ms of each command as a whole process,
+    ``runs`` times after 2 warm-ups, interleaved so that load changes hit every command alike."""
+    walls: dict[str, list[float]] = {k: [] for k in cmds}
+    cpus: dict[str, list[float]] = {k: [] for k in cmds}
     for i in range(runs + 2):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-        if i >= 2:
-            out.append((time.perf_counter() - t0) * 1000)
-    return out
+        for key, cmd in cmds.items():
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+            t1 = time.perf_counter()
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if i >= 2:
+                walls[key].append((t1 - t0) * 1000)
+                cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+                cpus[key].append(cpu * 1000)
+    return walls, cpus
 
 
 def config(root: Path) -> SecretsConfig:
@@ -107,12 +118,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         value = asyncio.run(seed(root, 1000))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))
+        }
         env["SECRETVAULT_DIR"] = str(root)
         # (a value on argv is what `run` exists to avoid; this is the floor it is compared with)
-        plain = wall(["env", f"X={value}", "true"], env, runs)
-        get = wall([SV, "get", "name"], env, runs)
-        run = wall([SV, "run", "--env", "X=name", "--", "true"], env, runs)
+        walls, cpus = processes(
+            {
+                "env": ["env", f"X={value}", "true"],
+                "get": [SV, "get", "name"],
+                "run": [SV, "run", "--env", "X=name", "--", "true"],
+            },
+            env,
+            runs,
+        )
+        plain, get, run = walls["env"], walls["get"], walls["run"]
         render = asyncio.run(render_times(root, 1000, 3 if args.quick else 5))
         reload = asyncio.run(reload_latency(root, 10 if args.quick else 30))
     result = {
@@ -127,6 +147,8 @@ def main() -> None:
             "env X=v true (p50)": statistics.median(plain),
             "secretvault get (p50)": statistics.median(get),
             "secretvault run --env X=name -- true (p50)": statistics.median(run),
+            "secretvault get, CPU (p50)": statistics.median(cpus["get"]),
+            "secretvault run, CPU (p50)": statistics.median(cpus["run"]),
             "render 1,000 placeholders (p50)": statistics.median(render),
             "update -> callback (p50)": statistics.median(reload),
             "update -> callback (p90)": p(reload, 0.9),
@@ -134,8 +156,9 @@ def main() -> None:
         "ratios": {
             "run / get": statistics.median(run) / statistics.median(get),
             "run / env": statistics.median(run) / statistics.median(plain),
+            "run / get, CPU": statistics.median(cpus["run"]) / statistics.median(cpus["get"]),
         },
-        "raw": {"env": plain, "get": get, "run": run, "render": render, "reload": reload},
+        "raw": {"wall": walls, "cpu": cpus, "render": render, "reload": reload},
     }
     for k, v in {**result["ms"], **result["ratios"]}.items():  # type: ignore[dict-item]
         print(f"{k:45s} {v:10.2f}")

@@ -98,14 +98,27 @@ class Injector:
             await self.ops.record_failure("inject", user, secret_name, exc, None)
             raise
         parts["restart"] = restart_required
+        template = parts.get("template") or {}
+        # The template's other secrets are bound too, so a change to any of them re-renders it.
+        uses: list[str] = template.pop("_uses", [])
         async with self.ops.unit() as unit:
             old = await _binding(unit.control, target, secret_name)
             await unit.control.binding_put(merged(old, target, secret_name, kind.value, **parts))
+            for other in uses:
+                prev = await _binding(unit.control, target, other)
+                before = spec_of(prev).get("template") or {}
+                tpl = {**template, "placeholder": before.get("placeholder")}
+                await unit.control.binding_put(
+                    merged(prev, target, other, prev.kind if prev else kind.value, template=tpl)
+                )
             await self.ops.audit.append(
                 unit.control, "inject", user, secret_name, reason=f"{kind.value} -> {target}"
             )
         if kind == InjectionType.DYNAMIC_UPDATE:
             await self.follow(target, user)
+        elif target in self.live_targets:
+            for name in (secret_name, *uses):
+                self.reloader.track(name)
         return True
 
     async def _deliver(
@@ -199,7 +212,7 @@ class Injector:
         }
         if source is not None:
             extra = {placeholder: name} if placeholder else {}
-            out, _ = await self.render_file(
+            out, used = await self.render_file(
                 source,
                 Path(output) if output else None,
                 target=target,
@@ -208,6 +221,7 @@ class Injector:
                 mode=int(mode, 8),
             )
             spec["output"] = str(out)
+            spec["_uses"] = sorted(set(used) - {name})
         return spec
 
     # -- templates ---------------------------------------------------------------------------

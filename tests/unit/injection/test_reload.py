@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -139,3 +140,24 @@ async def test_a_failing_subscriber_does_not_stop_the_others(vault: SecretVault)
     await until(lambda: len(got) == 2)
     assert os.getpid()  # still here
     assert signal.SIGHUP  # (the signal path is covered above)
+
+
+async def test_every_secret_of_a_template_re_renders_it(vault: SecretVault, tmp_path: Path) -> None:
+    a, b, b2 = distinctive("a"), distinctive("b"), distinctive("b2")
+    await vault.store_secret(SecretType.API_KEY, "alpha", a)
+    await vault.store_secret(SecretType.API_KEY, "beta", b)
+    tpl = tmp_path / "t.json"
+    tpl.write_text('{"a": {{ A }}, "b": {{ secret "beta" }}}')
+    await vault.inject_secret(
+        "alpha",
+        InjectionType.TEMPLATE_REFERENCE,
+        "svc",
+        file_path=str(tpl),
+        template_pattern="{{ A }}",
+    )
+    assert {x.secret_name for x in await vault.injection.bindings("svc")} == {"alpha", "beta"}
+    await vault.inject_secret("alpha", InjectionType.DYNAMIC_UPDATE, "svc")
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(update_elsewhere, vault, "beta", b2)
+    out = tmp_path / "t.injected.json"
+    await until(lambda: json.loads(out.read_text()) == {"a": a, "b": b2})
