@@ -353,6 +353,8 @@ class Injector:
             if user is None:
                 continue
             spec = spec_of(b)
+            if spec.get("env"):  # this process is the application: hot-reload its variable
+                os.environ[spec["env"]] = await self.read(name, user, None)
             if spec.get("file"):
                 await self._write_file(name, spec["file"], user)
             tpl = spec.get("template") or {}

@@ -161,3 +161,13 @@ async def test_every_secret_of_a_template_re_renders_it(vault: SecretVault, tmp_
     await asyncio.to_thread(update_elsewhere, vault, "beta", b2)
     out = tmp_path / "t.injected.json"
     await until(lambda: json.loads(out.read_text()) == {"a": a, "b": b2})
+
+
+async def test_dynamic_env_binding_hot_reloads_this_process(vault: SecretVault) -> None:
+    old, new = distinctive("o"), distinctive("n")
+    await vault.store_secret(SecretType.API_KEY, "k", old)
+    await vault.inject_secret("k", InjectionType.DYNAMIC_UPDATE, "me", env_var_name="HOT_K")
+    assert os.environ["HOT_K"] == old
+    await asyncio.sleep(0.3)
+    await vault.rotate_secret("k", new, verify=False)
+    await until(lambda: os.environ["HOT_K"] == new)
