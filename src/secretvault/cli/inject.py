@@ -111,7 +111,10 @@ def cmd_render(
     ctx: typer.Context,
     template: Path = typer.Argument(..., help="The template file."),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Where to write (default: <stem>.injected<suffix> beside the template)."
+        None,
+        "--output",
+        "-o",
+        help="Where to write (default: <stem>.injected<suffix>, beside the template).",
     ),
     target: str | None = typer.Option(
         None, "--target", help="Use this target's placeholder → secret mappings."

@@ -6,6 +6,9 @@ and statuses of the watched secrets are read (records only, no values) and compa
 was seen last. A store that cannot tell (-1) is compared on every poll. Polling the counter is
 one small read (a ``PRAGMA data_version`` check for the local store), so the default interval
 of 0.2 s costs little and keeps the latency from update to callback well under a second.
+
+For a store that is a local file, watchdog (the ``reload`` extra), when installed, wakes the
+poll as soon as the file's folder changes: an accelerator only — the counter still decides.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from secretvault.backends.base import FileBackedStore
 
 if TYPE_CHECKING:
     from secretvault.core.operations import Operations
@@ -59,6 +64,8 @@ class Reloader:
         self.seen: dict[str, tuple[int, str] | None] = {}
         self._task: asyncio.Task[None] | None = None
         self._generation: int | None = None
+        self._wake: asyncio.Event | None = None
+        self._observer: Any = None
 
     def track(self, name: str) -> None:
         """Watch ``name`` (its current version is taken as the baseline on the next poll)."""
@@ -77,10 +84,39 @@ class Reloader:
         """Start the polling task on the running loop (idempotent)."""
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="secret-reload")
+            self._watch_file()
+
+    def _watch_file(self) -> None:
+        """Wake the poll when the local store's folder changes (module docstring)."""
+        store = self.ops.stores.secrets
+        if self._observer is not None or not isinstance(store, FileBackedStore):
+            return
+        try:
+            from watchdog.events import FileSystemEvent, FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            return
+        loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+
+        class Wake(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop may be closing
+                    loop.call_soon_threadsafe(wake.set)
+
+        observer = Observer()
+        observer.daemon = True
+        observer.schedule(Wake(), str(store.path.parent), recursive=False)
+        observer.start()
+        self._observer = observer
 
     async def stop(self) -> None:
         """Stop polling."""
         task, self._task = self._task, None
+        observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            await asyncio.to_thread(observer.join, 2)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -89,13 +125,23 @@ class Reloader:
     async def _run(self) -> None:
         await self.poll()  # take the baseline
         while True:
-            await asyncio.sleep(self.interval)
+            await self._sleep()
             try:
                 await self.poll()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a store hiccup must not end the watch; say which
                 log.warning("secret reload check failed: %s", type(exc).__name__)
+
+    async def _sleep(self) -> None:
+        """The poll interval, cut short by a change to the store's file."""
+        wake = self._wake
+        if wake is None:
+            await asyncio.sleep(self.interval)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), self.interval)
+        wake.clear()
 
     async def poll(self) -> list[str]:
         """Compare the watched secrets with what was seen; act on and return the changed."""
