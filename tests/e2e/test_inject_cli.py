@@ -240,3 +240,48 @@ def test_inject_render_export_import(tmp_path: Path) -> None:
     assert "wrote" in cli("inject", "--target", "svc").stderr
     assert (tmp_path / "mnt" / "db").read_text() == a
     assert "no bindings" in cli("inject", "--target", "nobody", code=13).stderr
+
+
+BIND = """
+import asyncio
+from secretvault import SecretVault, SecretsConfig, InjectionType
+
+async def main():
+    cfg = SecretsConfig(storage_path="v/vault.db", master_key_path="v/master.key")
+    v = SecretVault(cfg)
+    await v.initialize(create=False)
+    await v.inject_secret("api-key", InjectionType.ENV_VAR, "svc", env_var_name="K")
+    await v.inject_secret(
+        "cert", InjectionType.FILE_MOUNT, "svc", file_path="mnt/cert", restart_required=False
+    )
+    await v.shutdown()
+
+asyncio.run(main())
+"""
+
+
+def test_watch_target_rewrites_files_and_signals_or_restarts(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    cli.set("api-key", f"k-{secrets.token_hex(16)}")
+    cli.set("cert", f"c-{secrets.token_hex(16)}")
+    subprocess.run([PY, "-c", BIND], cwd=tmp_path, env=cli.env, check=True, timeout=60)
+    (tmp_path / "svc.py").write_text(
+        "import os, signal, time\n"
+        "open('starts.log', 'a').write('start\\n')\n"
+        "signal.signal(signal.SIGHUP, lambda *a: open('hups.log', 'a').write('hup\\n'))\n"
+        "while True: time.sleep(0.05)\n"
+    )
+    starts, hups, cert = tmp_path / "starts.log", tmp_path / "hups.log", tmp_path / "mnt" / "cert"
+    proc = cli.popen("run", "--target", "svc", "--watch", "--", PY, "svc.py")
+    try:
+        until(lambda: starts.exists() and cert.exists(), 15)
+        time.sleep(0.3)
+        new_cert = f"c2-{secrets.token_hex(16)}"
+        cli("update", "cert", "--stdin", input=new_cert)
+        until(lambda: cert.read_text() == new_cert and hups.exists())  # rewritten, then HUP
+        assert starts.read_text() == "start\n"
+        cli("update", "api-key", "--stdin", input=f"k2-{secrets.token_hex(16)}")
+        until(lambda: starts.read_text() == "start\nstart\n")  # an env secret: restart
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)

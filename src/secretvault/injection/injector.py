@@ -55,6 +55,8 @@ class Injector:
         self._reloader: Reloader | None = None
         #: Targets whose files, templates and signals this process keeps fresh.
         self.live_targets: dict[str, str] = {}  # target -> user whose rights re-read values
+        #: Live targets whose variables belong to a child (``run --watch``), not this process.
+        self.env_elsewhere: set[str] = set()
 
     @property
     def reloader(self) -> Reloader:
@@ -339,9 +341,12 @@ class Injector:
         validate_name(name)
         return self.reloader.subscribe(name, callback)
 
-    async def follow(self, target: str, user: str = "system") -> None:
-        """Keep ``target``'s files, templates and signals fresh from this process."""
+    async def follow(self, target: str, user: str = "system", *, set_env: bool = True) -> None:
+        """Keep ``target``'s files, templates and signals fresh from this process (and, unless
+        ``set_env`` is False, its environment variables in this process)."""
         self.live_targets[target] = user
+        if not set_env:
+            self.env_elsewhere.add(target)
         for b in await self.bindings(target):
             self.reloader.track(b.secret_name)
         self.reloader.start()
@@ -353,7 +358,8 @@ class Injector:
             if user is None:
                 continue
             spec = spec_of(b)
-            if spec.get("env"):  # this process is the application: hot-reload its variable
+            if spec.get("env") and b.target not in self.env_elsewhere:
+                # this process is the application: hot-reload its variable
                 os.environ[spec["env"]] = await self.read(name, user, None)
             if spec.get("file"):
                 await self._write_file(name, spec["file"], user)

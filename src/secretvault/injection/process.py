@@ -216,14 +216,26 @@ async def supervise(
     redact: bool,
     on_change: int | None = None,
 ) -> int:
-    """``run --watch``: start the child, and when one of its secrets changes restart it with
-    fresh values (or send it ``on_change``); return the exit status once it exits by itself."""
+    """``run --watch``: start the child; when one of its secrets changes, restart it with fresh
+    values — or send it ``on_change`` (``--signal``). ``target``'s files and templates are kept
+    fresh too; when only those changed, or only environment bindings injected with
+    ``restart_required=False``, the child gets SIGHUP instead of a restart. Returns the exit
+    status once the child exits by itself."""
     import asyncio
 
-    names = sorted({r.secret_name for r in refs} | await _target_names(injector, target))
-    changed = asyncio.Event()
-    for name in names:
-        injector.subscribe(name, changed.set)
+    restart_names = {r.secret_name for r in refs}
+    watched = set(restart_names)
+    if target is not None:
+        for b in await injector.bindings(target):
+            spec = spec_of(b)
+            watched.add(b.secret_name)
+            if spec.get("env") and spec.get("restart", True):
+                restart_names.add(b.secret_name)
+        # re-render the target's files and templates; its variables live in the child only
+        await injector.follow(target, user, set_env=False)
+    changed: set[str] = set()
+    for name in sorted(watched):
+        injector.subscribe(name, changed.add)
     await injector.reloader.poll()  # baseline before the values are read
     holder: list[Child] = []
 
@@ -248,10 +260,11 @@ async def supervise(
             assert proc is not None
             if proc.poll() is not None:
                 return exit_status(await asyncio.to_thread(holder[-1].wait))
-            if changed.is_set():
+            if changed:
+                restart = on_change is None and bool(changed & restart_names)
                 changed.clear()
-                if on_change is not None:
-                    holder[-1].send(on_change)
+                if not restart:
+                    holder[-1].send(on_change if on_change is not None else signal.SIGHUP)
                 else:
                     await asyncio.to_thread(holder[-1].stop)
                     holder.append(await launch())
@@ -264,12 +277,6 @@ async def supervise(
 
 def _send_current(holder: list[Child], signum: int) -> None:
     holder[-1].send(signum)
-
-
-async def _target_names(injector: Injector, target: str | None) -> set[str]:
-    if target is None:
-        return set()
-    return {b.secret_name for b in await injector.bindings(target) if spec_of(b).get("env")}
 
 
 async def child_environment(
