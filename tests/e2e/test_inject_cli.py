@@ -203,6 +203,10 @@ def test_inject_render_export_import(tmp_path: Path) -> None:
     err = cli("render", "bad.yaml", code=13).stderr
     assert "NOPE" in err and "ALSO_NOPE" in err and not (tmp_path / "bad.injected.yaml").exists()
 
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"fine-name": "x", "bad name": "y"}))
+    assert "bad name" in cli("import", "bad.json", code=2).stderr
+    assert "fine-name" not in cli("list").stdout  # checked first: nothing was stored
     k8s = yaml.safe_load(cli("export", "--format", "k8s").stdout)
     assert k8s["kind"] == "Secret" and set(k8s["data"]) == {"db-password", "github-token"}
     # a terminal gets no values without --reveal

@@ -170,7 +170,11 @@ def cmd_export(
         )
 
     async def go(vault: SecretVault) -> dict[str, str]:
-        names = name or [r.name for r in await vault.list_secrets(user=opts.user)]
+        from secretvault.models import SecretStatus
+
+        # every readable secret by default: revoked, expired and deleted ones are not exported
+        active = await vault.list_secrets(status=SecretStatus.ACTIVE, user=opts.user)
+        names = name or [r.name for r in active]
         return {n: (await vault.get_secret(n, user=opts.user))[0] for n in names}
 
     values = run(ctx, go)
@@ -205,7 +209,17 @@ def cmd_import(
     from secretvault.injection.exports import guess_type, parse_import
 
     opts = options(ctx)
-    values = guard(opts, lambda: parse_import(file))
+
+    def parse() -> dict[str, str]:
+        from secretvault.validation import validate_name, validate_value
+
+        found = parse_import(file)
+        for secret, value in found.items():  # all checked before anything is stored
+            validate_name(secret)
+            validate_value(value)
+        return found
+
+    values = guard(opts, parse)
 
     async def go(vault: SecretVault) -> tuple[list[str], list[str], list[str]]:
         from secretvault.errors import SecretAlreadyExistsError

@@ -6,7 +6,8 @@ application gives it in ``settings_customise_sources`` (docs/injection.md shows 
 order: init arguments, environment, the vault, .env, file secrets, defaults). A field reads the
 secret named in ``json_schema_extra={"secret": "name"}``, else its alias, else its name with
 ``_`` → ``-`` (``openai_api_key`` → ``openai-api-key``), else its name as is. A secret that does
-not exist leaves the field to the next source; any other failure (denied, revoked) is raised.
+not exist (or no vault at all) leaves the field to the next source; any other failure (denied,
+revoked) is raised.
 
 ``SecretsConfig``-independent Oneiric-style lookups: ``ConfigWithSecrets.get("secrets.name")``
 and ``await ConfigWithSecrets.get_secret(name)`` try the vault first, then the guide's layers —
@@ -134,7 +135,10 @@ class SecretVaultSettingsSource(PydanticBaseSettingsSource):
             from secretvault.vault import SecretVault  # the facade, opened only when asked for
 
             vault = SecretVault(app=self.app, settings_dir=self.settings_dir)
-            await vault.initialize(create=False)
+            try:
+                await vault.initialize(create=False)
+            except SecretNotFoundError:
+                return {}  # no vault here (a CI job, a fresh checkout): the other sources decide
             opened = True
         try:
             out: dict[str, Any] = {}

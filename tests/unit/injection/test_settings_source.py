@@ -95,3 +95,15 @@ async def test_config_get_vault_then_layers(
     assert config.get("other.x") == 1
     assert await config.get_secret("openai-api-key") == in_vault
     assert await config.get_secret("yaml_only") == in_yaml
+
+
+def test_no_vault_leaves_fields_to_other_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no settings, no data/secrets: no vault here
+    value = distinctive()
+    monkeypatch.setenv("OPENAI_API_KEY", value)
+    monkeypatch.setenv("DB_PASSWORD", value)
+    s = AppSettings()
+    assert s.openai_api_key.get_secret_value() == value
+    assert not (tmp_path / "data").exists()  # the source did not create a vault
