@@ -3,8 +3,7 @@
 Exit codes: 0 ok · 1 error / scan findings · 2 bad input (usage, name, value) or scan error ·
 3 configuration · 4 not found · 5 already exists · 6 access denied · 7 expired, revoked or
 pending deletion · 8 encryption/decryption (wrong key or altered data) · 9 master key ·
-10 store unavailable (locked, unreadable, corrupt) · 11 audit · 12 rotation · 13 injection ·
-130 interrupted (``run`` passes its child's status through).
+10 store unavailable (locked, unreadable, corrupt) · 11 audit · 12 rotation · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from secretvault.cli import access, admin, audit, inject, secrets
+from secretvault.cli import access, admin, audit, secrets
 from secretvault.cli.common import Options
 
 app = typer.Typer(
@@ -59,7 +58,6 @@ def main(
 
 secrets.register(app)
 admin.register(app)
-inject.register(app)
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.app, name="access")
 
@@ -71,6 +69,16 @@ def _register_scanner() -> None:
 
 
 _register_scanner()
+
+
+def _register_injection() -> None:
+    """run, inject, render, export, import (cli/inject.py; docs/injection.md)."""
+    from secretvault.cli import inject
+
+    inject.register(app)
+
+
+_register_injection()
 
 
 if __name__ == "__main__":
