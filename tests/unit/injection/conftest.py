@@ -7,17 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from helpers_inject import config_in
 
-from secretvault import SecretsConfig, SecretVault
-
-
-def config_in(root: Path, **overrides: object) -> SecretsConfig:
-    """Settings for a vault under ``root/data/secrets`` (scan_on_write off unless asked)."""
-    base = root / "data" / "secrets"
-    overrides.setdefault("scan_on_write", False)
-    return SecretsConfig(
-        storage_path=str(base / "vault.db"), master_key_path=str(base / "master.key"), **overrides
-    )
+from secretvault import SecretVault
 
 
 @pytest.fixture
