@@ -62,6 +62,8 @@ _EXPORTS = {
         "load_config",
     ),
     "vault": ("SecretVault", "create_vault"),
+    "injection.settings_source": ("ConfigWithSecrets", "SecretVaultSettingsSource"),
+    "injection.reload": ("Subscription",),
     "access.rbac": ("DEFAULT_ROLES",),
     "scanning": ("SECRET_PATTERNS",),
 }

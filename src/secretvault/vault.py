@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secretvault.access.rbac import Grant
 from secretvault.audit.chain import AuditEvent, ChainReport
@@ -45,6 +45,7 @@ from secretvault.errors import (
 from secretvault.models import (
     AccessLevel,
     AccessLog,
+    InjectionType,
     RotationResult,
     SecretMetadata,
     SecretRecord,
@@ -58,6 +59,10 @@ from secretvault.models import (
 )
 from secretvault.rotation.staged import StagedRotation, Verifier, next_version, rotation_due
 from secretvault.validation import validate_name, validate_value
+
+if TYPE_CHECKING:  # imported when first used: jinja2 and asyncio stay off the plain `get` path
+    from secretvault.injection.injector import Injector
+    from secretvault.injection.reload import Callback, Subscription
 
 
 class SecretVault:
@@ -81,6 +86,7 @@ class SecretVault:
         self._keys: KeyManager | None = None  # kept after shutdown: key_id stays answerable
         self._rotation: StagedRotation | None = None
         self._verifiers: dict[str, Verifier] = {}  # registered before initialize() too
+        self._injector: Injector | None = None
 
     def __repr__(self) -> str:
         state = "open" if self._ops is not None else "closed"
@@ -120,6 +126,9 @@ class SecretVault:
     async def shutdown(self) -> None:
         """Flush buffered audit entries and close the stores."""
         ops, self._ops, self._rotation = self._ops, None, None
+        injector, self._injector = self._injector, None
+        if injector is not None:
+            await injector.close()
         if ops is not None:
             try:
                 await ops.audit.flush(force=True)
@@ -586,6 +595,52 @@ class SecretVault:
     async def _should_rotate(self, record: SecretRecord) -> bool:
         """The guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
         return rotation_due(self.config, record)
+
+    # -- injection (``injection``, docs/injection.md) -------------------------------------------
+
+    @property
+    def injection(self) -> Injector:
+        """The injection part of the open vault (bindings, templates, live updates)."""
+        if self._injector is None:
+            from secretvault.injection.injector import Injector
+
+            ops = self.ops
+
+            async def read(name: str, user: str, version: int | None) -> str:
+                return (await self.get_secret(name, user=user, version=version))[0]
+
+            self._injector = Injector(ops, self.config, read)
+        return self._injector
+
+    async def inject_secret(
+        self,
+        secret_name: str,
+        injection_type: InjectionType,
+        target: str,
+        env_var_name: str | None = None,
+        file_path: str | None = None,
+        template_pattern: str | None = None,
+        restart_required: bool = True,
+        user: str = "system",
+        **options: Any,
+    ) -> bool:
+        """Deliver a secret to ``target`` as an env var, file, template value or live binding;
+        recorded as a binding of the target and audited (never the value)."""
+        return await self.injection.inject(
+            secret_name,
+            injection_type,
+            target,
+            env_var_name,
+            file_path,
+            template_pattern,
+            restart_required,
+            user,
+            **options,
+        )
+
+    def subscribe(self, name: str, callback: Callback) -> Subscription:
+        """Call ``callback`` (sync or async) whenever secret ``name`` changes, from any process."""
+        return self.injection.subscribe(name, callback)
 
     # -- scanning ----------------------------------------------------------------------------
 

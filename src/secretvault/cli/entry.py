@@ -68,6 +68,12 @@ def run() -> None:
     if parsed is not None:
         _fast_get(parsed)
         return
+    if "run" in sys.argv[1:10]:  # the launcher has a fast path too (cli/run_cmd.py)
+        from secretvault.cli.run_cmd import fast_run
+
+        code = fast_run(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
     from secretvault.cli.main import app
 
     app()

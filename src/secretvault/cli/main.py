@@ -89,5 +89,15 @@ def _register_scanner() -> None:
 _register_scanner()
 
 
+def _register_injection() -> None:
+    """run, inject, render, export, import (cli/inject.py; docs/injection.md)."""
+    from secretvault.cli import inject
+
+    inject.register(app)
+
+
+_register_injection()
+
+
 if __name__ == "__main__":
     app()
