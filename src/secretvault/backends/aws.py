@@ -72,6 +72,7 @@ from secretvault.backends.remote import (
     conflict,
     decode_payload,
     encode_payload,
+    ints,
     matches,
     record_fields,
     record_from_fields,
@@ -257,10 +258,6 @@ def _number(vid: str) -> int:
     return 0
 
 
-def _ints(text: str | None) -> list[int]:
-    return [int(x) for x in (text or "").split(",") if x]
-
-
 class _State:
     """A secret's DescribeSecret/ListSecrets entry, read as our record's view."""
 
@@ -271,7 +268,7 @@ class _State:
         self.tags = {t["Key"]: t.get("Value", "") for t in entry.get("Tags") or []}
         self.description = entry.get("Description") or ""
         self.deleted = entry.get("DeletedDate") is not None
-        self.dropped = set(_ints(self.tags.get(PREFIX + "dropped")))
+        self.dropped = set(ints(self.tags.get(PREFIX + "dropped")))
         self.floor = int(self.tags.get(PREFIX + "floor") or 0)
         # version id -> staging labels (labelled versions only), and our number -> version id
         self.by_id: dict[str, list[str]] = dict(
