@@ -583,7 +583,13 @@ class AwsSession(BufferedSession):
         self, name: str, version: int | None = None
     ) -> tuple[SecretRecord, StoredVersion | None] | None:
         store = self.store
-        state = await store.state(name)
+        current: tuple[str, dict[str, Any]] | None = None
+        if version is None:
+            # The hot path: the record (DescribeSecret) and the current value in parallel,
+            # so a read costs one round trip, not two.
+            state, current = await asyncio.gather(store.state(name), self._current_value(name))
+        else:
+            state = await store.state(name)
         if state is None:
             return None
         self._seen[name] = state
@@ -594,13 +600,25 @@ class AwsSession(BufferedSession):
         if not n or not state.kept(n):
             return record, None
         vid = state.numbers.get(n) or token_for(name, n)
-        got = await store.value(name, VersionId=vid)
+        got = current
+        if got is None or got[1].get("VersionId") != vid:
+            # A write landed between the two calls (or a version was asked for): read the
+            # version the record names.
+            got = await store.value(name, VersionId=vid)
         if got is None:
             return record, None
         text, resp = got
         created = resp.get("CreatedDate") or datetime.now(UTC)
         by = state.tags.get(f"{PREFIX}by:{n}") or "external"
         return record, StoredVersion(n, decode_payload(text), created, by, state.stage(n))
+
+    async def _current_value(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """The AWSCURRENT value, or None when there is none to read (absent, or scheduled
+        for deletion: DescribeSecret, run alongside, tells which)."""
+        try:
+            return await self.store.value(name, VersionStage=CURRENT)
+        except SecretPendingDeletionError:
+            return None
 
     async def get(self, name: str) -> SecretRecord | None:
         state = await self.store.state(name)
