@@ -1,7 +1,7 @@
 """Remote stores: SecretVault over OpenBao (KV v2) and AWS Secrets Manager (moto) next to the
 raw client (hvac, boto3) on the same server, in the same run.
 
-    .venv/bin/python bench/remote/run.py          # ~1 min; writes results-<date>.json here
+    .venv/bin/python bench/remote/run.py          # ~1 min; writes results-<date>-<HHMM>.json here
     .venv/bin/python bench/remote/run.py --quick    # ~15 s smoke run
 
 Uses the servers of ``scripts/services.sh`` when they answer (SECRETVAULT_TEST_VAULT_ADDR /
@@ -253,7 +253,7 @@ def main() -> None:
             subprocess.run([str(ROOT / "scripts" / "services.sh"), "stop"], check=False)
     print(json.dumps(results, indent=2))
     if not args.quick:
-        out = Path(__file__).with_name(f"results-{datetime.now(UTC):%Y-%m-%d}.json")
+        out = Path(__file__).with_name(f"results-{datetime.now(UTC):%Y-%m-%d-%H%M}.json")
         out.write_text(json.dumps(results, indent=2) + "\n")
         print(f"written to {out}", file=sys.stderr)
 

@@ -72,6 +72,7 @@ from secretvault.backends.remote import (
     conflict,
     decode_payload,
     encode_payload,
+    ints,
     matches,
     record_fields,
     record_from_fields,
@@ -257,10 +258,6 @@ def _number(vid: str) -> int:
     return 0
 
 
-def _ints(text: str | None) -> list[int]:
-    return [int(x) for x in (text or "").split(",") if x]
-
-
 class _State:
     """A secret's DescribeSecret/ListSecrets entry, read as our record's view."""
 
@@ -271,7 +268,7 @@ class _State:
         self.tags = {t["Key"]: t.get("Value", "") for t in entry.get("Tags") or []}
         self.description = entry.get("Description") or ""
         self.deleted = entry.get("DeletedDate") is not None
-        self.dropped = set(_ints(self.tags.get(PREFIX + "dropped")))
+        self.dropped = set(ints(self.tags.get(PREFIX + "dropped")))
         self.floor = int(self.tags.get(PREFIX + "floor") or 0)
         # version id -> staging labels (labelled versions only), and our number -> version id
         self.by_id: dict[str, list[str]] = dict(
@@ -586,7 +583,13 @@ class AwsSession(BufferedSession):
         self, name: str, version: int | None = None
     ) -> tuple[SecretRecord, StoredVersion | None] | None:
         store = self.store
-        state = await store.state(name)
+        current: tuple[str, dict[str, Any]] | None = None
+        if version is None:
+            # The hot path: the record (DescribeSecret) and the current value in parallel,
+            # so a read costs one round trip, not two.
+            state, current = await asyncio.gather(store.state(name), self._current_value(name))
+        else:
+            state = await store.state(name)
         if state is None:
             return None
         self._seen[name] = state
@@ -597,13 +600,25 @@ class AwsSession(BufferedSession):
         if not n or not state.kept(n):
             return record, None
         vid = state.numbers.get(n) or token_for(name, n)
-        got = await store.value(name, VersionId=vid)
+        got = current
+        if got is None or got[1].get("VersionId") != vid:
+            # A write landed between the two calls (or a version was asked for): read the
+            # version the record names.
+            got = await store.value(name, VersionId=vid)
         if got is None:
             return record, None
         text, resp = got
         created = resp.get("CreatedDate") or datetime.now(UTC)
         by = state.tags.get(f"{PREFIX}by:{n}") or "external"
         return record, StoredVersion(n, decode_payload(text), created, by, state.stage(n))
+
+    async def _current_value(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """The AWSCURRENT value, or None when there is none to read (absent, or scheduled
+        for deletion: DescribeSecret, run alongside, tells which)."""
+        try:
+            return await self.store.value(name, VersionStage=CURRENT)
+        except SecretPendingDeletionError:
+            return None
 
     async def get(self, name: str) -> SecretRecord | None:
         state = await self.store.state(name)

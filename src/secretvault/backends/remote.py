@@ -101,9 +101,9 @@ def record_fields(record: SecretRecord, *, with_description: bool = True) -> dic
     return {PREFIX + k: v for k, v in fields.items() if v}
 
 
-def is_ours(fields: dict[str, str]) -> bool:
-    """True when the pairs were written by secretvault (a record, not a foreign secret)."""
-    return PREFIX + "type" in fields
+def ints(text: str | None) -> list[int]:
+    """A comma-separated list of version numbers (a stage label or tag value)."""
+    return [int(x) for x in (text or "").split(",") if x]
 
 
 def record_from_fields(

@@ -72,7 +72,7 @@ from secretvault.backends.remote import (
     conflict,
     decode_payload,
     encode_payload,
-    is_ours,
+    ints,
     matches,
     record_fields,
     record_from_fields,
@@ -228,10 +228,6 @@ def _unpack(custom: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _ints(text: str | None) -> list[int]:
-    return [int(x) for x in (text or "").split(",") if x]
-
-
 class _State:
     """A secret's KV metadata, read as our record's view: stage labels and versions."""
 
@@ -243,7 +239,7 @@ class _State:
         self.versions = versions  # "N" -> {created_time, deletion_time, destroyed}
         top = int(custom.get(PREFIX + "top") or 0)
         current = int(custom.get(PREFIX + "current") or 0)
-        self.pending = _ints(custom.get(PREFIX + "pending"))
+        self.pending = ints(custom.get(PREFIX + "pending"))
         self.previous = int(custom.get(PREFIX + "previous") or 0)
         if kv_current > top and kv_current not in self.pending:
             # Another tool wrote a version after our last one: it is the current value.
@@ -961,11 +957,6 @@ class VaultSession(BufferedSession):
 def vault_store(config: SecretsConfig) -> VaultStore:
     """The registry's factory for ``default_backend: vault``."""
     return VaultStore(config)
-
-
-def is_secretvault_record(custom: dict[str, str]) -> bool:
-    """True when a KV secret's custom_metadata was written by secretvault."""
-    return is_ours(custom)
 
 
 if TYPE_CHECKING:
