@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL for the tests: `scripts/postgres.sh start` prints the
-# `export SECRETVAULT_TEST_POSTGRES_DSN=...` line to eval; `scripts/postgres.sh stop` ends it
-# and removes it. `halt` / `resume` stop and start the same server with its data (outage tests).
+# A throwaway PostgreSQL for the tests: `scripts/postgres.sh start` prints `export` lines to
+# eval (SECRETVAULT_TEST_POSTGRES_DSN, and SECRETVAULT_PG_ENV_FILE: a 0600 file with the host,
+# port, superuser password and DSN, which the rotation tests read); `scripts/postgres.sh stop`
+# ends it and removes it. `halt` / `resume` stop and start the same server with its data
+# (outage tests). The cluster lives under /tmp, not in the checkout: the `postgres` OS user must
+# be able to reach it wherever the repository was cloned.
 #
 # Password authentication over TCP (scram-sha-256), not trust: with trust any password logs in
 # and tests of credentials prove nothing. The superuser password is generated per start and
@@ -38,7 +41,18 @@ start() {
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale --no-sync >"$DIR/initdb.log"
   resume
   as_pg "$bin/createdb" -h "$DIR" -p "$PORT" -U postgres testdb
+  (
+    umask 077
+    {
+      echo "SECRETVAULT_PG_HOST=127.0.0.1"
+      echo "SECRETVAULT_PG_PORT=$PORT"
+      echo "SECRETVAULT_PG_SUPERUSER=postgres"
+      echo "SECRETVAULT_PG_PASSWORD=$pw"
+      echo "SECRETVAULT_PG_DSN=postgresql://postgres:$pw@127.0.0.1:$PORT/postgres"
+    } >"$DIR/env"
+  )
   echo "export SECRETVAULT_TEST_POSTGRES_DSN=postgresql://postgres:$pw@127.0.0.1:$PORT/testdb"
+  echo "export SECRETVAULT_PG_ENV_FILE=$DIR/env"
 }
 
 resume() {

@@ -148,6 +148,11 @@ def _seed_bao(addr: str) -> None:
         kv.create_or_update_secret(path=f"bench-{i}", secret={"value": secrets.token_hex(32)})
 
 
+def _exported(output: str, name: str) -> str:
+    """The value of ``export NAME=value`` in scripts/postgres.sh's output."""
+    return next(line.split("=", 1)[1] for line in output.splitlines() if f" {name}=" in line)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -170,11 +175,10 @@ def main() -> None:
         "SECRETVAULT_TEST_PG_DIR": f"/tmp/secretvault-bench-pg-{port}",
     }
     pg = ROOT / "scripts" / "postgres.sh"
-    dsn = (
-        subprocess.run([str(pg), "start"], env=env, capture_output=True, text=True, check=True)
-        .stdout.strip()
-        .split("=", 1)[1]
+    started = subprocess.run(
+        [str(pg), "start"], env=env, capture_output=True, text=True, check=True
     )
+    dsn = _exported(started.stdout, "SECRETVAULT_TEST_POSTGRES_DSN")
     results: dict[str, Any] = {"cells": []}
     try:
         with tempfile.TemporaryDirectory(prefix="svpg-") as tmpdir:

@@ -270,6 +270,11 @@ async def test_sync_local_to_postgres_and_back_round_trips_500_secrets(
             await vault.shutdown()
 
 
+def _exported(output: str, name: str) -> str:
+    """The value of ``export NAME=value`` in scripts/postgres.sh's output."""
+    return next(line.split("=", 1)[1] for line in output.splitlines() if f" {name}=" in line)
+
+
 async def test_a_database_restart_is_a_clear_error_then_recovers_without_a_restart(
     tmp_path: Path,
 ) -> None:
@@ -287,7 +292,7 @@ async def test_a_database_restart_is_a_clear_error_then_recovers_without_a_resta
     started = subprocess.run(
         [str(script), "start"], env=env, capture_output=True, text=True, timeout=120, check=True
     )
-    dsn = started.stdout.strip().split("=", 1)[1]
+    dsn = _exported(started.stdout, "SECRETVAULT_TEST_POSTGRES_DSN")
     config = SecretsConfig(
         default_backend="postgres",
         postgres_dsn=dsn,
