@@ -94,6 +94,17 @@ class SecretFilter:
     service: str | None = None
     environment: str | None = None
 
+    def matches(self, record: SecretRecord) -> bool:
+        """True when ``record`` passes every filter (for stores that filter in Python)."""
+        md = record.metadata
+        return (
+            (self.status is None or record.status == self.status)
+            and (self.secret_type is None or record.secret_type == self.secret_type)
+            and (self.service is None or md.service == self.service)
+            and (self.environment is None or md.environment == self.environment)
+            and set(self.tags) <= set(md.tags)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Binding:

@@ -403,18 +403,7 @@ class LocalTransaction:
             sql += " AND secret_type = ?"
             args.append(flt.secret_type.value)
         rows = self.conn.execute(sql + " ORDER BY name", args).fetchall()
-        out = []
-        for row in rows:
-            rec = _record(row)
-            md = rec.metadata
-            if flt.service is not None and md.service != flt.service:
-                continue
-            if flt.environment is not None and md.environment != flt.environment:
-                continue
-            if flt.tags and not set(flt.tags) <= set(md.tags):
-                continue
-            out.append(rec)
-        return out
+        return [rec for rec in map(_record, rows) if flt.matches(rec)]
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
         """Every stored version of a secret, newest first."""

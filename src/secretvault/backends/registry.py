@@ -49,6 +49,9 @@ _REGISTRY: dict[BackendType, BackendSpec] = {
     BackendType.LOCAL: BackendSpec(
         "secretvault.backends.local", "local_store", inline_io=True, control=True
     ),
+    BackendType.AZURE_KEY_VAULT: BackendSpec(
+        "secretvault.backends.azure", "azure_store", extra="azure"
+    ),
 }
 
 
