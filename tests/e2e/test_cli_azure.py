@@ -80,6 +80,7 @@ def test_cli_set_get_list_doctor_on_azure(azure_kv: ServerProcess, tmp_path: Pat
     assert "openai_api.key" in _cli(tmp_path, "list").stdout
     assert asyncio.run(_raw_value(server, "openai--uapi--dkey")) == value
     missing = _cli(tmp_path, "get", "absent", code=4)
-    assert missing.stderr.startswith("error: secret 'absent' not found")
+    assert missing.stderr.startswith("error: Secret not found in Azure: 'absent'")
+    assert "hint: check the name" in missing.stderr
     doctor = _cli(tmp_path, "doctor")
     assert "[FAIL]" not in doctor.stdout and "audit chain" in doctor.stdout

@@ -42,6 +42,7 @@ from secretvault.errors import (
     InvalidSecretNameError,
     InvalidSecretValueError,
     SecretAlreadyExistsError,
+    SecretNotFoundError,
     SecretRevokedError,
     SecretVaultError,
 )
@@ -204,6 +205,9 @@ async def test_names_differing_only_in_case_are_one_azure_secret(open_vault: Ope
     with pytest.raises(InvalidSecretNameError, match="case-insensitive"):
         await vault.store_secret(SecretType.API_KEY, "TOKEN", "upper-VALUE")
     assert (await vault.get_secret("token"))[0] == "lower-VALUE"
+    with pytest.raises(SecretNotFoundError, match="Secret not found in Azure: 'absent'") as info:
+        await vault.get_secret("absent")  # the guide's troubleshooting text, with a fix
+    assert info.value.hint is not None and "az keyvault secret list" in info.value.hint
 
 
 # -- limits: refused before anything is written ---------------------------------------------------

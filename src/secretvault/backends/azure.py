@@ -524,7 +524,15 @@ class AzureKeyVaultStore:
     """The secret store over one Azure Key Vault (``default_backend: azure_key_vault``)."""
 
     backend_type = BackendType.AZURE_KEY_VAULT
-    features = StoreFeatures(native_encryption=True)
+    features = StoreFeatures(
+        native_encryption=True,
+        not_found=(
+            "Secret not found in Azure: {name}",
+            "check the name (`secretvault list`; in the portal '_' is '--u' and '.' is '--d') "
+            "and that the identity may get and list secrets (`az keyvault secret list "
+            "--vault-name <vault> -o table`)",
+        ),
+    )
 
     def __init__(
         self,
@@ -688,7 +696,9 @@ class AzureSession:
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def _load(self, name: str, *, fresh: bool = False) -> _State | None:
+    async def _load(self, name: str, *, fresh: bool = False, deleted: bool = True) -> _State | None:
+        """What Azure holds for ``name``: the latest version, else (``deleted``) the
+        soft-deleted secret; None when neither exists."""
         if not fresh and name in self._states:
             return self._states[name]
         store, az = self.store, azure_name(name)
@@ -697,7 +707,7 @@ class AzureSession:
             secret = await store.client.get_secret(az)
             state = _State(name, az, True, secret.properties, secret.value)
         except ResourceNotFoundError:
-            state = await self._load_deleted(name, az)
+            state = await self._load_deleted(name, az) if deleted else None
         except HttpResponseError as exc:
             if exc.status_code != 403 or _inner_code(exc) != "SecretDisabled":
                 raise azure_error(exc, "get", name, store.vault_url) from None
@@ -1008,7 +1018,10 @@ class _Commit:
         if plan.purge:
             await self._purge(state)
             return
-        if any(cas is not None for _, cas in plan.puts) or plan.create:
+        if plan.create:
+            # a soft-deleted name needs no look-up here: Azure refuses the PUT (409 → exists)
+            state = await self.session._load(self.name, fresh=True, deleted=False)
+        elif any(cas is not None for _, cas in plan.puts):
             state = await self.session._load(self.name, fresh=True)
         if plan.create and state is not None:
             raise SecretAlreadyExistsError(

@@ -51,12 +51,16 @@ class StoreFeatures:
 
     ``native_encryption``: the store encrypts values itself (Vault's barrier, AWS KMS, Azure
     HSM), so versions carry ``NativeValue`` instead of our envelope and other tools can read
-    them; ``KeyManager`` reads this. A flag is added here when the facade needs to read it —
-    versions, stages and soft delete are part of every store's contract, mapped natively
+    them; ``KeyManager`` reads this. ``not_found``: the store's own text for a missing
+    secret (``Operations.readable`` reads it). A flag is added here when the facade needs to
+    read it — versions, stages and soft delete are part of every store's contract, mapped natively
     where the store has them (each backend's docstring says how).
     """
 
     native_encryption: bool = False
+    #: How ``get`` reports a name the store does not hold: (message with ``{name}``, hint).
+    #: None is the generic "secret 'x' not found"; a store adds its own troubleshooting.
+    not_found: tuple[str, str] | None = None
 
 
 class NativeValue:
