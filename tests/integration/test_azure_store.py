@@ -199,6 +199,34 @@ async def test_secrets_written_by_secretvault_are_read_by_other_azure_clients(
         assert [d.name async for d in raw.list_deleted_secrets()] == []
 
 
+async def test_tags_edited_into_nonsense_in_the_portal_never_make_a_secret_unreadable(
+    kv: ServerProcess, open_vault: OpenVault
+) -> None:
+    garbage = {
+        "sv-name": "not a valid name!",
+        "sv-status": "weird",
+        "sv-rotation-days": "999",
+        "sv-times": "{not json",
+        "sv-tags": '{"a": 1}',
+        "sv-version": "x",
+        "sv-stages": "current=,=3",
+    }
+    async with raw_client(kv) as raw:
+        await raw.set_secret("edited-by-hand", "still-readable", tags=garbage)
+    vault: SecretVault = await open_vault()
+    value, record = await vault.get_secret("edited-by-hand")
+    assert value == "still-readable"
+    md = record.metadata
+    assert (record.name, record.status, md.rotation_days, md.tags, md.version) == (
+        "edited-by-hand",
+        SecretStatus.ACTIVE,
+        90,
+        [],
+        1,
+    )
+    assert [r.name for r in await vault.list_secrets()] == ["edited-by-hand"]
+
+
 async def test_names_differing_only_in_case_are_one_azure_secret(open_vault: OpenVault) -> None:
     vault: SecretVault = await open_vault()
     await vault.store_secret(SecretType.API_KEY, "token", "lower-VALUE")

@@ -111,8 +111,10 @@ from secretvault.models import (
     SecretStatus,
     SecretType,
     SecretVersionInfo,
+    as_utc,
     secret_id_for,
 )
+from secretvault.validation import NAME_RE
 
 if TYPE_CHECKING:
     from azure.core.credentials_async import AsyncTokenCredential
@@ -406,8 +408,31 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# Tags can be edited in the portal: one we cannot read is ignored (its default applies),
+# never an error — the secret must stay readable.
+
+
 def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    """A timestamp from ``sv-times`` (UTC); None when absent or unreadable."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+    return as_utc(moment)
+
+
+def _json(text: str | None, default: T) -> T:
+    """A JSON tag of the same shape as ``default``; ``default`` when absent or unreadable."""
+    try:
+        value = json.loads(text) if text else default
+    except ValueError:
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+def _days(text: str | None) -> int:
+    """``sv-rotation-days`` within the model's 1-365; the default (90) otherwise."""
+    return int(text) if text and text.isdigit() and 1 <= int(text) <= 365 else 90
 
 
 def record_tags(record: SecretRecord, stages: dict[str, int]) -> dict[str, str]:
@@ -464,7 +489,7 @@ def _record(state: _State, versions: list[_Version] | None) -> SecretRecord:
             if source:
                 tags = {**_tags(max(source, key=lambda v: v.number).props)}
         current_number = current_number or 1
-    times = json.loads(tags.get(T_TIMES) or "{}")
+    times: dict[str, Any] = _json(tags.get(T_TIMES), {})
     created = _when(times.get("c")) or latest.created_on or datetime.now(UTC)
     expires = current_props.expires_on
     tagged_exp = _when(times.get("e"))
@@ -474,20 +499,17 @@ def _record(state: _State, versions: list[_Version] | None) -> SecretRecord:
         and int(tagged_exp.timestamp()) == int(expires.timestamp())
     ):
         expires = tagged_exp  # Azure keeps whole seconds; ours, unchanged since, is exact
-    try:
-        user_tags = json.loads(tags[T_TAGS]) if T_TAGS in tags else []
-    except ValueError:
-        user_tags = []
+    user_tags: list[Any] = _json(tags.get(T_TAGS), [])
     metadata = SecretMetadata(
         created_at=created,
         updated_at=_when(times.get("u")) or current_props.updated_on or created,
         expires_at=expires,
-        rotation_days=int(tags[T_ROTATION]) if tags.get(T_ROTATION, "").isdigit() else 90,
+        rotation_days=_days(tags.get(T_ROTATION)),
         last_rotated=_when(times.get("r")),
         version=max(current_number, 1),
         created_by=tags.get(T_OWNER, "azure"),
         description=tags.get(T_DESC, ""),
-        tags=[str(t) for t in user_tags] if isinstance(user_tags, list) else [],
+        tags=[str(t) for t in user_tags],
         service=tags.get(T_SERVICE),
         environment=tags.get(T_ENV, "development"),
     )
@@ -720,7 +742,8 @@ class AzureSession:
             raise azure_error(exc, "get", name, store.vault_url) from None
         if state is not None:
             owner = _tags(state.latest).get(T_NAME)
-            if owner is not None and owner != name:
+            # the Azure name is ours either way; only a name differing in case is another secret
+            if owner is not None and owner != name and owner.lower() == name.lower():
                 raise InvalidSecretNameError(
                     f"{name!r} and {owner!r} are one secret in Azure Key Vault (its names are "
                     "case-insensitive)",
@@ -1156,7 +1179,7 @@ def _move_label(stages: dict[str, int], version: int, stage: str) -> None:
 def _listed_name(props: SecretProperties) -> str | None:
     """Our name for a listed Azure secret: the ``sv-name`` tag, else the decoded Azure name."""
     tagged = _tags(props).get(T_NAME)
-    if tagged is not None:
+    if tagged is not None and NAME_RE.fullmatch(tagged):
         return tagged
     return original_name(props.name or "") if props.name else None
 
