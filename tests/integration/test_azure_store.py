@@ -26,12 +26,16 @@ from azure_kv_server import (
     fresh_for,
     settings,
 )
+from azure_kv_server import (
+    client_options as kv_client_options,
+)
 
 from secretvault.backends.azure import (
     AzureKeyVaultStore,
     azure_name,
     original_name,
 )
+from secretvault.backends.base import STAGE_CURRENT, NativeValue, StoredVersion
 from secretvault.backends.registry import build_stores, spec_for
 from secretvault.config import SecretsConfig
 from secretvault.errors import (
@@ -45,8 +49,9 @@ from secretvault.errors import (
     SecretNotFoundError,
     SecretRevokedError,
     SecretVaultError,
+    VersionConflictError,
 )
-from secretvault.models import BackendType, SecretStatus, SecretType
+from secretvault.models import BackendType, SecretStatus, SecretType, utcnow
 from secretvault.vault import SecretVault
 
 OpenVault = Callable[..., Any]
@@ -227,6 +232,18 @@ async def test_tags_edited_into_nonsense_in_the_portal_never_make_a_secret_unrea
     assert [r.name for r in await vault.list_secrets()] == ["edited-by-hand"]
 
 
+async def test_listing_follows_azure_paging(kv: ServerProcess, open_vault: OpenVault) -> None:
+    async with raw_client(kv) as raw:  # the server pages at 25 items: three pages
+        for i in range(60):
+            await raw.set_secret(f"paged-{i:02d}", f"value-{i}")
+        for i in range(30):
+            await raw.delete_secret(f"paged-{i:02d}")
+    vault: SecretVault = await open_vault()
+    records = await vault.list_secrets()
+    assert [r.name for r in records] == [f"paged-{i:02d}" for i in range(60)]
+    assert [r.status for r in records].count(SecretStatus.PENDING_DELETION) == 30
+
+
 async def test_names_differing_only_in_case_are_one_azure_secret(open_vault: OpenVault) -> None:
     vault: SecretVault = await open_vault()
     await vault.store_secret(SecretType.API_KEY, "token", "lower-VALUE")
@@ -236,6 +253,32 @@ async def test_names_differing_only_in_case_are_one_azure_secret(open_vault: Ope
     with pytest.raises(SecretNotFoundError, match="Secret not found in Azure: 'absent'") as info:
         await vault.get_secret("absent")  # the guide's troubleshooting text, with a fix
     assert info.value.hint is not None and "az keyvault secret list" in info.value.hint
+
+
+async def test_a_writer_that_lost_the_race_is_refused_and_writes_nothing(
+    kv: ServerProcess, open_vault: OpenVault
+) -> None:
+    """Two units read version 1; the second to commit is refused (compare-and-set by re-read,
+    docs/backends-azure.md), whatever happened between its read and its commit."""
+    vault: SecretVault = await open_vault()
+    await vault.store_secret(SecretType.API_KEY, "raced", "v1-VALUE")
+    stores = vault.stores
+
+    async def write(session: Any, value: str) -> None:
+        record = await session.get("raced")
+        assert record is not None and record.metadata.version == 1
+        record.metadata = record.metadata.model_copy(update={"version": 2})
+        stored = StoredVersion(2, NativeValue(value), utcnow(), "racer", STAGE_CURRENT)
+        await session.add_version(record, stored, 10, cas=1)
+
+    with pytest.raises(VersionConflictError, match="another writer"):
+        async with stores.secrets.session() as slow:  # the secret role alone: two at once
+            await write(slow, "slow-VALUE")
+            async with stores.secrets.session() as fast:  # commits first
+                await write(fast, "fast-VALUE")
+    value, record = await vault.get_secret("raced")
+    assert (value, record.metadata.version) == ("fast-VALUE", 2)
+    assert [h.version for h in await vault.history("raced")] == [2, 1]
 
 
 # -- limits: refused before anything is written ---------------------------------------------------
@@ -315,6 +358,22 @@ async def test_a_dead_vault_fails_within_the_timeout_and_the_failure_is_audited(
         assert all("BackendUnavailableError" in (e.reason or "") for e in entries[-2:])
     finally:
         await vault.shutdown()
+
+
+async def test_a_hung_vault_fails_after_the_read_timeout(
+    kv: ServerProcess, open_vault: OpenVault
+) -> None:
+    import time
+
+    options = kv_client_options(kv, read_timeout=0.5)
+    vault: SecretVault = await open_vault(azure_client_options=options)
+    await vault.store_secret(SecretType.API_KEY, "slow", "slow-VALUE")
+    kv.stall_next(3, 3)  # both the first try and the one retry hang
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="did not answer") as info:
+        await vault.get_secret("slow")
+    assert time.monotonic() - started < 2.5
+    assert info.value.hint is not None and "read_timeout" in info.value.hint
 
 
 async def test_transient_failures_are_retried_by_the_sdk_policy(

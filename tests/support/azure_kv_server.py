@@ -203,6 +203,7 @@ class AzureKeyVaultServer(_Endpoints):
         self.permissions: dict[str, frozenset[str]] = {}
         self.tokens: dict[str, str] = {}
         self.failures: list[int] = []
+        self.stalls: list[float] = []
         self.requests = 0
         self._dir = tempfile.TemporaryDirectory(prefix="azkv-")
         self.ca_path, cert, key = make_tls(Path(self._dir.name))
@@ -233,6 +234,7 @@ class AzureKeyVaultServer(_Endpoints):
             self.deleted.clear()
             self.permissions.clear()
             self.failures.clear()
+            self.stalls.clear()
             self.clients = {DEFAULT_CLIENT: DEFAULT_SECRET}
 
     def add_client(self, client_id: str, secret: str, permissions: set[str] | None = None) -> None:
@@ -246,6 +248,11 @@ class AzureKeyVaultServer(_Endpoints):
         """Answer the next Key Vault requests with these statuses (e.g. 503) before serving."""
         with self.lock:
             self.failures.extend(statuses)
+
+    def stall_next(self, *seconds: float) -> None:
+        """Hold the next Key Vault requests this long before answering (a hung service)."""
+        with self.lock:
+            self.stalls.extend(seconds)
 
     # -- protocol ---------------------------------------------------------------------------------
 
@@ -265,6 +272,10 @@ class AzureKeyVaultServer(_Endpoints):
                 'resource="https://vault.azure.net"'
             )
             return 401, {"WWW-Authenticate": challenge}, None
+        with self.lock:
+            delay = self.stalls.pop(0) if self.stalls else 0.0
+        if delay:
+            time.sleep(delay)  # outside the lock: only this request hangs
         with self.lock:
             client = self.tokens.get(auth.removeprefix("Bearer "))
             if client is None:
@@ -287,6 +298,8 @@ class AzureKeyVaultServer(_Endpoints):
             self.add_client(args["client_id"], args["secret"], set(perms) if perms else None)
         elif what == "fail":
             self.fail_next(*args["statuses"])
+        elif what == "stall":
+            self.stall_next(*args["seconds"])
         elif what == "stats":
             return 200, {}, {"requests": self.requests}
         else:
@@ -654,6 +667,10 @@ class ServerProcess(_Endpoints):
     def fail_next(self, *statuses: int) -> None:
         """Answer the next Key Vault requests with these statuses before serving again."""
         self._post("fail", {"statuses": list(statuses)})
+
+    def stall_next(self, *seconds: float) -> None:
+        """Hold the next Key Vault requests this long before answering (a hung service)."""
+        self._post("stall", {"seconds": list(seconds)})
 
     def requests(self) -> int:
         """Key Vault requests served so far (challenges included)."""

@@ -76,6 +76,8 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ServiceRequestTimeoutError,
+    ServiceResponseTimeoutError,
 )
 from azure.identity import CredentialUnavailableError
 from azure.identity.aio import ClientSecretCredential, DefaultAzureCredential
@@ -253,6 +255,12 @@ _ERRORS: dict[str, tuple[type[SecretVaultError], str, str]] = {
         "Azure Key Vault throttled {op} of {name} after retries ({detail})",
         "retry later; raise retry_total in azure_client_options",
     ),
+    "timeout": (
+        BackendUnavailableError,
+        "Azure Key Vault did not answer {op} of {name} in time ({detail})",
+        "check the vault's health and the network; read_timeout, connection_timeout and "
+        "retry_total in azure_client_options bound the wait",
+    ),
     "unreachable": (
         BackendUnavailableError,
         "cannot reach Azure Key Vault at {url} for {op} ({detail})",
@@ -290,7 +298,9 @@ def _kind(exc: BaseException) -> str:
         if 400 <= status < 500:
             return "bad_request"
         return "server"
-    return "unreachable"  # ServiceRequestError, ServiceResponseError, OSError, timeouts
+    if isinstance(exc, ServiceRequestTimeoutError | ServiceResponseTimeoutError | TimeoutError):
+        return "timeout"
+    return "unreachable"  # ServiceRequestError, ServiceResponseError, OSError, aiohttp
 
 
 def _inner_code(exc: HttpResponseError) -> str | None:
