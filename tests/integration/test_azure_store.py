@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,9 @@ from secretvault.errors import (
     InvalidSecretNameError,
     InvalidSecretValueError,
     SecretAlreadyExistsError,
+    SecretExpiredError,
     SecretNotFoundError,
+    SecretPendingDeletionError,
     SecretRevokedError,
     SecretVaultError,
     VersionConflictError,
@@ -230,6 +233,54 @@ async def test_tags_edited_into_nonsense_in_the_portal_never_make_a_secret_unrea
         1,
     )
     assert [r.name for r in await vault.list_secrets()] == ["edited-by-hand"]
+
+
+async def test_expiry_is_azure_s_expires_attribute_and_an_expired_secret_is_refused(
+    kv: ServerProcess, open_vault: OpenVault
+) -> None:
+    vault: SecretVault = await open_vault()
+    past = utcnow() - timedelta(minutes=5)
+    await vault.store_secret(SecretType.API_KEY, "old-key", "old-VALUE", expires_at=past)
+    with pytest.raises(SecretExpiredError):
+        await vault.get_secret("old-key")
+    async with raw_client(kv) as raw:
+        props = (await raw.get_secret("old-key")).properties
+    assert props.expires_on is not None and int(props.expires_on.timestamp()) == int(
+        past.timestamp()
+    )
+    assert props.tags is not None and props.tags["sv-status"] == "expired"  # kept, as local does
+    record = (await vault.list_secrets(status=SecretStatus.EXPIRED))[0]
+    assert record.metadata.expires_at == past  # exact: Azure's whole seconds are refined by a tag
+
+
+async def test_a_write_never_undoes_another_writer_s_delete(
+    kv: ServerProcess, open_vault: OpenVault
+) -> None:
+    """A secret deleted (by anyone) between a unit's read and its commit stays deleted: a new
+    version is a lost race, a metadata change finds nothing to change."""
+    vault: SecretVault = await open_vault()
+    for name in ("contested-a", "contested-b"):
+        await vault.store_secret(SecretType.API_KEY, name, "v1-VALUE")
+    expected = (
+        ("contested-a", VersionConflictError, "deleted by another writer"),
+        ("contested-b", SecretNotFoundError, "Secret not found in Azure"),
+    )
+    for name, error, text in expected:
+        with pytest.raises(error, match=text):
+            async with vault.stores.secrets.session() as session:
+                record = await session.get(name)
+                assert record is not None
+                if name.endswith("a"):
+                    record.metadata = record.metadata.model_copy(update={"version": 2})
+                    new = StoredVersion(2, NativeValue("v2-VALUE"), utcnow(), "w", STAGE_CURRENT)
+                    await session.add_version(record, new, 10, cas=1)
+                else:
+                    record.metadata = record.metadata.model_copy(update={"description": "mine"})
+                    await session.update(record)
+                async with raw_client(kv) as raw:
+                    await raw.delete_secret(azure_name(name))
+        with pytest.raises(SecretPendingDeletionError):  # still deleted: nothing recovered
+            await vault.get_secret(name)
 
 
 async def test_listing_follows_azure_paging(kv: ServerProcess, open_vault: OpenVault) -> None:

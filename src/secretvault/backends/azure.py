@@ -43,7 +43,8 @@ Mapping, written down once (``docs/backends-azure.md`` explains it for users):
 - **Compare-and-set.** Azure has no conditional write. At commit the store re-reads the latest
   version and refuses with ``VersionConflictError`` when its current version is not the
   expected one; the race window left is the time between that read and the write (one round
-  trip). Two writers inside that window both succeed and the later becomes latest.
+  trip). Two writers inside that window both succeed and the later becomes latest. A secret
+  deleted by another writer after the session read it is never recovered by a write.
 - **Deletion.** Soft delete is Azure's soft delete (``PENDING_DELETION``; our purge-after time is
   kept in ``sv-times`` while Azure purges at its own ``scheduledPurgeDate``), restore is
   *recover*, purge is *purge* (delete first when the secret is live).
@@ -1007,10 +1008,11 @@ class AzureSession:
         name = await self._name_of(secret_id)
         if name is None:
             return
+        if (await self._stages(name, await self._load(name))).get(STAGE_PENDING) != version:
+            return  # only a pending version is ever dropped
         plan = await self._plan(name)
-        if plan.stages.get(STAGE_PENDING) == version:
-            del plan.stages[STAGE_PENDING]
-            plan.drops.append(version)
+        del plan.stages[STAGE_PENDING]
+        plan.drops.append(version)
 
     async def update(self, record: SecretRecord) -> None:
         """Write status, metadata and deletion state (soft delete / recover in Azure)."""
@@ -1065,6 +1067,11 @@ class _Commit:
             return
         want_deleted = record.status == SecretStatus.PENDING_DELETION
         if state is not None and not state.live and not want_deleted:
+            if plan.state is not None and plan.state.live:
+                raise VersionConflictError(  # never undo another writer's delete
+                    f"secret {self.name!r} was deleted by another writer meanwhile",
+                    hint="read it again and retry",
+                )
             await self.store.call("recover", self.name, self.client.recover_deleted_secret(self.az))
             state = await self.session._load(self.name, fresh=True)
         wrote_latest = False
