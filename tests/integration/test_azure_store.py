@@ -465,6 +465,23 @@ def test_settings_errors_say_what_to_fix(tmp_path: Path) -> None:
     assert not spec_for(BackendType.AZURE_KEY_VAULT).inline_io
 
 
+def test_a_missing_aiohttp_names_the_azure_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "secretvault.backends.azure")
+    config = SecretsConfig(
+        default_backend=BackendType.AZURE_KEY_VAULT,
+        azure_vault_url="https://example.vault.azure.net/",
+        storage_path=str(tmp_path / "v.db"),
+    )
+    with pytest.raises(ConfigurationError, match="needs aiohttp") as info:
+        build_stores(config)
+    assert info.value.hint == "pip install 'secretvault[azure]'"
+
+
 async def test_default_azure_credential_is_used_without_client_settings(
     kv: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
