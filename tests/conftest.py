@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+from azure_kv_server import ServerProcess, start_shared, stop_shared
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,12 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture(scope="session")
+def azure_kv() -> Iterator[ServerProcess]:
+    """The Azure Key Vault test server (a child process, HTTPS on a free port;
+    ``tests/support/azure_kv_server.py``), one per test run."""
+    server = start_shared()
+    yield server
+    stop_shared()

@@ -135,6 +135,11 @@ class SecretsConfig(BaseModel):
     azure_tenant_id: str | None = None
     azure_client_id: str | None = None
     azure_client_secret: str | None = Field(default=None, repr=False)
+    # Passed through to the Azure SDK (docs/backends-azure.md): SecretClient keyword arguments
+    # (connection_verify, verify_challenge_resource, api_version, retry_total, …) and credential
+    # keyword arguments (authority, disable_instance_discovery, connection_verify, …).
+    azure_client_options: dict[str, Any] = Field(default_factory=dict)
+    azure_credential_options: dict[str, Any] = Field(default_factory=dict, repr=False)
 
     # Rotation
     rotation_enabled: bool = True

@@ -8,7 +8,9 @@ against them with the same inputs and the same expected results and errors. Toda
 * ``local`` — the embedded SQLite store in both roles (one transaction per operation);
 * ``local-split`` — the secret role and the control role in two separate SQLite files, which
   exercises the two-store unit of work (secret side commits first, audit second) that remote
-  stores will use.
+  stores will use;
+* ``azure`` — Azure Key Vault through the real SDK against the HTTPS test server
+  (``tests/support/azure_kv_server.py``), with the local control store.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from secretvault.vault import SecretVault
 
 @pytest.fixture(params=sorted(STORE_CONFIGS))
 def store_kind(request: pytest.FixtureRequest) -> str:
-    """The name of the store configuration under test."""
+    """The name of the store configuration under test (starting its test server)."""
+    if request.param == "azure":
+        request.getfixturevalue("azure_kv")
     return str(request.param)
 
 

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import azure_kv_server
 from remote_services import AWS_ENDPOINT, VAULT_TOKEN, namespace, need
 
 from secretvault.backends.local import LocalBackend
+from secretvault.backends.registry import build_stores
 from secretvault.backends.stores import Stores
 from secretvault.config import SecretsConfig
 from secretvault.models import BackendType
@@ -78,11 +80,20 @@ def _remote(build: Callable[..., SecretsConfig]) -> Callable[..., tuple[SecretsC
     return make
 
 
+def _azure(root: Path, **overrides: Any) -> tuple[SecretsConfig, Stores]:
+    """Azure Key Vault (the real SDK against the HTTPS test server, emptied per test) with the
+    local control store, paired by the registry as in production."""
+    server = azure_kv_server.fresh_for(root)
+    config = _config(root, **azure_kv_server.settings(server), **overrides)
+    return config, build_stores(config)
+
+
 STORE_CONFIGS: dict[str, Callable[..., tuple[SecretsConfig, Stores]]] = {
     "local": _local,
     "local-split": _local_split,
     "vault": _remote(vault_config),
     "aws": _remote(aws_config),
+    "azure": _azure,  # needs the session fixture azure_kv (conftest.py requests it)
 }
 
 

@@ -10,6 +10,7 @@ from secretvault.backends.base import (
     STAGE_CURRENT,
     STAGE_PENDING,
     STAGE_PREVIOUS,
+    NativeValue,
     SecretFilter,
     StoredVersion,
 )
@@ -37,15 +38,20 @@ def _record(name: str, **meta: object) -> SecretRecord:
     )
 
 
-def _version(name: str, n: int, stage: str = STAGE_CURRENT) -> StoredVersion:
-    env = encrypt_value(KEY, secret_id_for(name), n, f"value-{n}-of-{name}")
+def _version(stores: Stores, name: str, n: int, stage: str = STAGE_CURRENT) -> StoredVersion:
+    """A version as the facade would hand it to this store: our envelope, or the plain value
+    for a store that encrypts natively (``KeyManager.seal``)."""
+    plain = f"value-{n}-of-{name}"
+    if stores.secrets.features.native_encryption:
+        return StoredVersion(n, NativeValue(plain), datetime.now(UTC), "tester", stage)
+    env = encrypt_value(KEY, secret_id_for(name), n, plain)
     return StoredVersion(n, env, datetime.now(UTC), "tester", stage)
 
 
 async def _create(stores: Stores, name: str, **meta: object) -> SecretRecord:
     record = _record(name, **meta)
     async with stores.unit() as unit:
-        await unit.secrets.create(record, _version(name, 1))
+        await unit.secrets.create(record, _version(stores, name, 1))
     return record
 
 
@@ -66,7 +72,7 @@ async def test_add_version_demotes_current_and_is_compare_and_set(stores: Stores
     record = await _create(stores, "beta")
     async with stores.unit() as unit:
         record.metadata = record.metadata.model_copy(update={"version": 2})
-        await unit.secrets.add_version(record, _version("beta", 2), 10, cas=1)
+        await unit.secrets.add_version(record, _version(stores, "beta", 2), 10, cas=1)
     async with stores.unit() as unit:
         assert [(v.version, v.stage) for v in await unit.secrets.versions(record.id)] == [
             (2, STAGE_CURRENT),
@@ -78,7 +84,7 @@ async def test_add_version_demotes_current_and_is_compare_and_set(stores: Stores
     record.metadata = record.metadata.model_copy(update={"version": 3})
     with pytest.raises(VersionConflictError, match="another writer"):
         async with stores.unit() as unit:
-            await unit.secrets.add_version(record, _version("beta", 3), 10, cas=1)
+            await unit.secrets.add_version(record, _version(stores, "beta", 3), 10, cas=1)
     async with stores.unit() as unit:
         assert await unit.secrets.max_version(record.id) == 2
 
@@ -88,7 +94,7 @@ async def test_max_versions_prunes_unlabelled_history(stores: Stores) -> None:
     for n in range(2, 6):
         async with stores.unit() as unit:
             record.metadata = record.metadata.model_copy(update={"version": n})
-            await unit.secrets.add_version(record, _version("gamma", n), 3, cas=n - 1)
+            await unit.secrets.add_version(record, _version(stores, "gamma", n), 3, cas=n - 1)
     async with stores.unit() as unit:
         assert [v.version for v in await unit.secrets.versions(record.id)] == [5, 4, 3]
 
@@ -96,7 +102,9 @@ async def test_max_versions_prunes_unlabelled_history(stores: Stores) -> None:
 async def test_pending_stage_promote_and_drop(stores: Stores) -> None:
     record = await _create(stores, "delta")
     async with stores.unit() as unit:
-        await unit.secrets.add_version(record, _version("delta", 2, STAGE_PENDING), 0, cas=1)
+        await unit.secrets.add_version(
+            record, _version(stores, "delta", 2, STAGE_PENDING), 0, cas=1
+        )
     async with stores.unit() as unit:
         assert await unit.secrets.pending_versions() == [(record.id, 2)]
         found = await unit.secrets.read("delta")
@@ -106,7 +114,9 @@ async def test_pending_stage_promote_and_drop(stores: Stores) -> None:
         stages = {v.version: v.stage for v in await unit.secrets.versions(record.id)}
         assert stages == {2: STAGE_CURRENT, 1: STAGE_PREVIOUS}
         assert await unit.secrets.pending_versions() == []
-        await unit.secrets.add_version(record, _version("delta", 3, STAGE_PENDING), 0, cas=1)
+        await unit.secrets.add_version(
+            record, _version(stores, "delta", 3, STAGE_PENDING), 0, cas=1
+        )
         await unit.secrets.drop_version(record.id, 3)
     async with stores.unit() as unit:
         assert await unit.secrets.get_version(record.id, 3) is None
@@ -143,7 +153,7 @@ async def test_status_update_purge_and_list_filters(stores: Stores) -> None:
 async def test_a_failed_unit_writes_nothing(stores: Stores) -> None:
     with pytest.raises(RuntimeError):
         async with stores.unit() as unit:
-            await unit.secrets.create(_record("ghost"), _version("ghost", 1))
+            await unit.secrets.create(_record("ghost"), _version(stores, "ghost", 1))
             raise RuntimeError("boom")
     async with stores.unit() as unit:
         assert await unit.secrets.get("ghost") is None
@@ -152,11 +162,12 @@ async def test_a_failed_unit_writes_nothing(stores: Stores) -> None:
 async def test_envelopes_and_rewrap(stores: Stores) -> None:
     record = await _create(stores, "eps")
     if stores.secrets.features.native_encryption:
-        # A natively encrypting store keeps no envelopes of ours: rekey has nothing to do.
+        # the store encrypts the values itself: rekey has no envelope of ours to re-wrap
         async with stores.unit() as unit:
             assert await unit.secrets.envelopes() == []
             stored = await unit.secrets.get_version(record.id, 1)
-            assert stored is not None and stored.version == 1
+        assert stored is not None and isinstance(stored.payload, NativeValue)
+        assert stored.payload.value == "value-1-of-eps"
         return
     other = MasterKey.generate()
     async with stores.unit() as unit:

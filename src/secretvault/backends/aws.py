@@ -73,7 +73,6 @@ from secretvault.backends.remote import (
     decode_payload,
     encode_payload,
     ints,
-    matches,
     record_fields,
     record_from_fields,
 )
@@ -665,7 +664,7 @@ class AwsSession(BufferedSession):
         return out
 
     async def list_records(self, flt: SecretFilter) -> list[SecretRecord]:
-        return [r for r in (s.record() for s in await self.store.states()) if matches(r, flt)]
+        return [r for r in (s.record() for s in await self.store.states()) if flt.matches(r)]
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
         state = await self.store.state_of(secret_id)

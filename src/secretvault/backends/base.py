@@ -51,12 +51,16 @@ class StoreFeatures:
 
     ``native_encryption``: the store encrypts values itself (Vault's barrier, AWS KMS, Azure
     HSM), so versions carry ``NativeValue`` instead of our envelope and other tools can read
-    them; ``KeyManager`` reads this. A flag is added here when the facade needs to read it —
-    versions, stages and soft delete are part of every store's contract, mapped natively
+    them; ``KeyManager`` reads this. ``not_found``: the store's own text for a missing
+    secret (``Operations.readable`` reads it). A flag is added here when the facade needs to
+    read it — versions, stages and soft delete are part of every store's contract, mapped natively
     where the store has them (each backend's docstring says how).
     """
 
     native_encryption: bool = False
+    #: How ``get`` reports a name the store does not hold: (message with ``{name}``, hint).
+    #: None is the generic "secret 'x' not found"; a store adds its own troubleshooting.
+    not_found: tuple[str, str] | None = None
 
 
 class NativeValue:
@@ -93,6 +97,17 @@ class SecretFilter:
     tags: Sequence[str] = field(default_factory=tuple)
     service: str | None = None
     environment: str | None = None
+
+    def matches(self, record: SecretRecord) -> bool:
+        """True when ``record`` passes every filter (for stores that filter in Python)."""
+        md = record.metadata
+        return (
+            (self.status is None or record.status == self.status)
+            and (self.secret_type is None or record.secret_type == self.secret_type)
+            and (self.service is None or md.service == self.service)
+            and (self.environment is None or md.environment == self.environment)
+            and set(self.tags) <= set(md.tags)
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,6 @@ from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
     iso,
-    matches,
     record_from_row,
     time_from,
 )
@@ -356,7 +355,7 @@ class LocalTransaction:
             sql += " AND secret_type = ?"
             args.append(flt.secret_type.value)
         rows = self.conn.execute(sql + " ORDER BY name", args).fetchall()
-        return [r for r in map(record_from_row, rows) if matches(r, flt)]
+        return [rec for rec in map(record_from_row, rows) if flt.matches(rec)]
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
         """Every stored version of a secret, newest first."""

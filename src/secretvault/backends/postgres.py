@@ -41,7 +41,6 @@ from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
     iso,
-    matches,
     record_from_row,
     time_from,
 )
@@ -335,7 +334,7 @@ class PostgresTransaction:
             args.append(flt.secret_type.value)
         rows = await self._all(sql + " ORDER BY name", tuple(args))
         records = (record_from_row(r, backend=BackendType.POSTGRES) for r in rows)
-        return [r for r in records if matches(r, flt)]
+        return [r for r in records if flt.matches(r)]
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
         rows = await self._all(

@@ -56,6 +56,9 @@ _REGISTRY: dict[BackendType, BackendSpec] = {
     BackendType.AWS_SECRETS_MANAGER: BackendSpec(
         "secretvault.backends.aws", "aws_store", extra="aws"
     ),
+    BackendType.AZURE_KEY_VAULT: BackendSpec(
+        "secretvault.backends.azure", "azure_store", extra="azure"
+    ),
 }
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from secretvault.backends.base import NativeValue, SecretFilter
+from secretvault.backends.base import NativeValue
 from secretvault.crypto.envelope import Envelope
 from secretvault.errors import ConfigurationError, VersionConflictError
 from secretvault.models import (
@@ -163,20 +163,6 @@ def _int(text: str | None, default: int) -> int:
         return int(text) if text else default
     except ValueError:
         return default
-
-
-def matches(record: SecretRecord, flt: SecretFilter) -> bool:
-    """True when ``record`` passes every filter (tags: all listed must be present)."""
-    md = record.metadata
-    if flt.status is not None and record.status != flt.status:
-        return False
-    if flt.secret_type is not None and record.secret_type != flt.secret_type:
-        return False
-    if flt.service is not None and md.service != flt.service:
-        return False
-    if flt.environment is not None and md.environment != flt.environment:
-        return False
-    return not (flt.tags and not set(flt.tags) <= set(md.tags))
 
 
 def value_from_mapping(data: dict[str, Any]) -> str:

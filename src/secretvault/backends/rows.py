@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from secretvault.backends.base import SecretFilter
 from secretvault.crypto.envelope import Envelope
 from secretvault.models import (
     AccessLogEntry,
@@ -94,14 +93,3 @@ def audit_entry_from_row(row: Sequence[Any]) -> AccessLogEntry:
         prev_hash=prev,
         entry_hash=h,
     )
-
-
-def matches(record: SecretRecord, flt: SecretFilter) -> bool:
-    """The filters a store applies after its SQL (status and type are SQL conditions):
-    service, environment, and every listed tag present."""
-    md = record.metadata
-    if flt.service is not None and md.service != flt.service:
-        return False
-    if flt.environment is not None and md.environment != flt.environment:
-        return False
-    return not flt.tags or set(flt.tags) <= set(md.tags)

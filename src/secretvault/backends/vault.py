@@ -73,7 +73,6 @@ from secretvault.backends.remote import (
     decode_payload,
     encode_payload,
     ints,
-    matches,
     record_fields,
     record_from_fields,
     value_from_mapping,
@@ -768,7 +767,7 @@ class VaultSession(BufferedSession):
             if state is None or not state.live():
                 continue
             record = self.store.record(name, state.custom, state.version)
-            if matches(record, flt):
+            if flt.matches(record):
                 out.append(record)
         return out
 

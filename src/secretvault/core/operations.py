@@ -42,6 +42,9 @@ T = TypeVar("T")
 #: States in which an existing secret may be changed by default (not revoked, not deleted).
 CHANGEABLE = (SecretStatus.ACTIVE, SecretStatus.EXPIRED, SecretStatus.ROTATING)
 
+#: A missing secret, unless the store has its own words (``StoreFeatures.not_found``).
+_NOT_FOUND = ("secret {name} not found", "check the name with `secretvault list`")
+
 #: What ``mutate`` runs on the found, authorized record, inside the operation's unit.
 Change = Callable[["Unit", SecretRecord], Awaitable[T]]
 
@@ -139,9 +142,8 @@ class Operations:
         """The record, if it exists, may be read by ``user`` and is in a readable state. An
         ACTIVE secret past its expiry is marked EXPIRED (persisted) and refused."""
         if record is None:
-            raise SecretNotFoundError(
-                f"secret {name!r} not found", hint="check the name with `secretvault list`"
-            )
+            message, hint = self.stores.secrets.features.not_found or _NOT_FOUND
+            raise SecretNotFoundError(message.format(name=repr(name)), hint=hint)
         await self.access.authorize(unit.control, user, AccessLevel.READ, record)
         if record.status == SecretStatus.REVOKED:
             raise SecretRevokedError(f"secret {name!r} is revoked; access denied")
