@@ -122,8 +122,6 @@ def cmd_doctor(ctx: typer.Context) -> None:
             raise typer.Exit(1)
         mode = stat.S_IMODE(db_path.stat().st_mode)
         report(not mode & 0o077, f"vault database {db_path} mode {mode:04o} (want 0600)")
-    else:
-        report(True, f"backend: {cfg.default_backend.value}")
     report(*asyncio.run(_check_open(opts)))
     raise typer.Exit(1 if problems else 0)
 
@@ -164,8 +162,9 @@ async def _check_open(opts: Options) -> tuple[bool, str]:
         chain = await vault.verify_audit()
         if not chain.ok:
             return False, f"audit chain broken at entry {chain.first_bad_seq}: {chain.reason}"
+        integrity = "; integrity ok" if vault.is_file_backed else ""
         return True, (
-            f"key {vault.key_id} matches the data; integrity ok; audit chain of "
+            f"key {vault.key_id} matches the data{integrity}; audit chain of "
             f"{chain.checked} entries verifies"
         )
     finally:

@@ -49,6 +49,20 @@ class Options:
         return self._config
 
 
+def options_from_flags(flags: dict[str, str]) -> Options:
+    """``Options`` from the global flags the fast paths parse themselves (``--app``,
+    ``--settings-dir``, ``--vault-dir`` or ``SECRETVAULT_DIR``, ``--user``)."""
+    opts = Options(
+        app=flags.get("--app", "mahavishnu"),
+        settings_dir=Path(flags.get("--settings-dir", "settings")),
+    )
+    vault_dir = flags.get("--vault-dir") or os.environ.get("SECRETVAULT_DIR")
+    opts.vault_dir = Path(vault_dir) if vault_dir else None
+    if "--user" in flags:
+        opts.user = flags["--user"]
+    return opts
+
+
 def _login() -> str:
     try:
         return getpass.getuser()

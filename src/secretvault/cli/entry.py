@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 # Skip pydantic's entry-point scan for plugins (~10 ms) unless the user configured plugins.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -43,17 +42,10 @@ def _parse_fast_get(argv: list[str]) -> tuple[dict[str, str], str, int | None] |
 
 
 def _fast_get(parsed: tuple[dict[str, str], str, int | None]) -> None:
-    from secretvault.cli.common import Options, run_with
+    from secretvault.cli.common import options_from_flags, run_with
 
     flags, name, version = parsed
-    opts = Options(
-        app=flags.get("--app", "mahavishnu"),
-        settings_dir=Path(flags.get("--settings-dir", "settings")),
-    )
-    vault_dir = flags.get("--vault-dir") or os.environ.get("SECRETVAULT_DIR")
-    opts.vault_dir = Path(vault_dir) if vault_dir else None
-    if "--user" in flags:
-        opts.user = flags["--user"]
+    opts = options_from_flags(flags)
 
     async def go(vault):  # type: ignore[no-untyped-def]
         return await vault.get_secret(name, user=opts.user, version=version)

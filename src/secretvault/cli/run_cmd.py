@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from secretvault.cli.common import Options, guard, run_with
+from secretvault.cli.common import Options, guard, options_from_flags, run_with
 
 if TYPE_CHECKING:
     from secretvault.injection.env import EnvRef
@@ -117,14 +117,7 @@ def fast_run(argv: list[str]) -> int | None:
         got[_VALUE_FLAGS[flag]].append(value if eq else options.pop(0))
     if len(got["env_file"]) > 1 or len(got["target"]) > 1 or not command:
         return None
-    opts = Options(
-        app=flags.get("--app", "mahavishnu"),
-        settings_dir=Path(flags.get("--settings-dir", "settings")),
-    )
-    vault_dir = flags.get("--vault-dir") or os.environ.get("SECRETVAULT_DIR")
-    opts.vault_dir = Path(vault_dir) if vault_dir else None
-    if "--user" in flags:
-        opts.user = flags["--user"]
+    opts = options_from_flags(flags)
     env_file = Path(got["env_file"][0]) if got["env_file"] else None
     target = got["target"][0] if got["target"] else None
     return execute(opts, command, got["env"], env_file, target, redact)
