@@ -7,4 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# PostgreSQL (rotation tests): started here, stopped on exit whatever happens.
+if [[ -z "${SECRETVAULT_PG_ENV_FILE:-}" ]]; then
+  trap 'scripts/postgres.sh stop' EXIT
+  scripts/postgres.sh start
+  export SECRETVAULT_PG_ENV_FILE="$PWD/.services/postgres/env"
+fi
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -12,6 +12,7 @@ with declared dependencies: ``KeyManager`` (master key, seal/open), ``AuditWrite
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,8 @@ from secretvault.models import (
     secret_id_for,
     utcnow,
 )
+from secretvault.rotation.matching import Rules, legacy_pattern
+from secretvault.rotation.rotators import Apply, CallableRotator
 from secretvault.rotation.staged import StagedRotation, Verifier, next_version, rotation_due
 from secretvault.validation import validate_name, validate_value
 
@@ -80,7 +83,7 @@ class SecretVault:
         self._ops: Operations | None = None
         self._keys: KeyManager | None = None  # kept after shutdown: key_id stays answerable
         self._rotation: StagedRotation | None = None
-        self._verifiers: dict[str, Verifier] = {}  # registered before initialize() too
+        self._rules = Rules()  # rotators/verifiers, registered before initialize() too
 
     def __repr__(self) -> str:
         state = "open" if self._ops is not None else "closed"
@@ -91,6 +94,7 @@ class SecretVault:
     async def initialize(self, *, create: bool = True) -> None:
         """Open the stores, load and check the master key, recover interrupted rotations."""
         cfg = self.config
+        self._rules.load(cfg)  # bad rotation settings fail before anything opens
         stores = self._given_stores or build_stores(cfg)
         if not create and not await stores.secrets.exists():
             raise SecretNotFoundError(
@@ -110,8 +114,7 @@ class SecretVault:
         )
         self._keys = keys
         self._ops = Operations(stores, keys, audit, access, cache)
-        self._rotation = StagedRotation(self._ops, cfg)
-        self._rotation.verifiers = self._verifiers
+        self._rotation = StagedRotation(self._ops, cfg, self._rules)
         await self._rotation.recover()
 
     async def shutdown(self) -> None:
@@ -565,9 +568,36 @@ class SecretVault:
     # -- rotation (``rotation.staged``) ---------------------------------------------------------
 
     def register_verifier(self, key: str | SecretType, verifier: Verifier) -> None:
-        """Register ``verifier(value, record) -> bool`` for a secret name or a SecretType;
-        ``rotate_secret(verify=True)`` calls it before promoting a new value."""
-        self._verifiers[str(key.value if isinstance(key, SecretType) else key)] = verifier
+        """Register ``verifier(value, record) -> bool`` for a secret name, a SecretType or a
+        match pattern (glob, ``tag:``, ``service:``, ``type:``); ``rotate_secret(verify=True)``
+        calls it before promoting a new value."""
+        self._rules.verifiers.add(legacy_pattern(key), verifier)
+
+    def register_rotator(
+        self, key: str | SecretType, apply: Apply, restore: Apply | None = None
+    ) -> None:
+        """Register a Python rotator for a name, SecretType or match pattern: ``apply(ctx)``
+        changes the target (False or an exception = refused), ``restore(ctx)`` puts
+        ``ctx.current`` back (see ``rotation.rotators``)."""
+        self._rules.rotators.add(legacy_pattern(key), CallableRotator(apply, restore))
+
+    def rotator(self, key: str | SecretType) -> Callable[[Apply], Apply]:
+        """Decorator form of ``register_rotator`` (apply only)."""
+
+        def decorate(fn: Apply) -> Apply:
+            self.register_rotator(key, fn)
+            return fn
+
+        return decorate
+
+    def verifier(self, key: str | SecretType) -> Callable[[Verifier], Verifier]:
+        """Decorator form of ``register_verifier``."""
+
+        def decorate(fn: Verifier) -> Verifier:
+            self.register_verifier(key, fn)
+            return fn
+
+        return decorate
 
     async def rotate_secret(
         self,
@@ -582,7 +612,8 @@ class SecretVault:
 
     async def _should_rotate(self, record: SecretRecord) -> bool:
         """the guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
-        return rotation_due(self.config, record)
+        rotation = self._rotation
+        return rotation.should_rotate(record) if rotation else rotation_due(self.config, record)
 
     # -- scanning ----------------------------------------------------------------------------
 

@@ -87,7 +87,12 @@ class SecretVersionInfo(Model):
 
 
 class RotationResult(Model):
-    """Outcome of ``rotate_secret``: what changed, whether it was verified or rolled back."""
+    """Outcome of ``rotate_secret``: what changed, whether it was verified or rolled back.
+
+    ``step`` is the last step reached (create, check, apply, verify, promote; docs/rotation.md)
+    and ``failed_step`` the one that failed; ``rotator`` names the kind that applied the value to
+    its target (None: only the stored value changed); ``restored`` says, after a failure past
+    apply, whether the previous credential was put back on the target."""
 
     secret_name: str
     success: bool
@@ -97,3 +102,8 @@ class RotationResult(Model):
     rolled_back: bool = False
     error: str | None = None
     rotated_at: datetime = Field(default_factory=utcnow)
+    step: str | None = None
+    failed_step: str | None = None
+    rotator: str | None = None
+    restored: bool | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
