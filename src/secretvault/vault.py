@@ -59,6 +59,7 @@ from secretvault.models import (
 )
 from secretvault.rotation.matching import Rules, legacy_pattern
 from secretvault.rotation.rotators import Apply, CallableRotator
+from secretvault.rotation.scheduler import Scheduler
 from secretvault.rotation.staged import StagedRotation, Verifier, next_version, rotation_due
 from secretvault.validation import validate_name, validate_value
 
@@ -609,6 +610,16 @@ class SecretVault:
     ) -> RotationResult:
         """Staged rotation: pending version → verify → promote; failure keeps ``current``."""
         return await self.rotation.rotate(name, new_value, verify, rollback_on_failure, user)
+
+    def scheduler(self, owner: str | None = None) -> Scheduler:
+        """A rotation scheduler over this vault (``rotation.scheduler``; settings from
+        ``rotation.webhook_url`` and ``rotation.expiry_warning_days``)."""
+        return Scheduler(
+            self.rotation,
+            owner=owner,
+            webhook_url=self.config.rotation_webhook_url,
+            expiry_warning_days=self.config.rotation_expiry_warning_days,
+        )
 
     async def _should_rotate(self, record: SecretRecord) -> bool:
         """the guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""

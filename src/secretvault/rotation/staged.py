@@ -122,10 +122,14 @@ def rotation_due(config: SecretsConfig, record: SecretRecord, now: datetime | No
     if not record.secret_type.auto_rotatable:
         return False
     now = now or utcnow()
-    if now >= record.metadata.rotation_due_at:
+    meta = record.metadata
+    if now >= meta.rotation_due_at:
         return True
-    exp = record.metadata.expires_at
-    return exp is not None and now >= exp - timedelta(days=config.rotate_before_expiry_days)
+    if meta.expires_at is None:
+        return False
+    window = meta.expires_at - timedelta(days=config.rotate_before_expiry_days)
+    # Once per window: a value rotated inside it is not due again until the next one.
+    return now >= window and (meta.last_rotated is None or meta.last_rotated < window)
 
 
 def _message(exc: BaseException, *values: str) -> str:
