@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from secretvault.cli import access, admin, audit, secrets
+from secretvault.cli import access, admin, audit, rotation, secrets
 from secretvault.cli.common import Options
 
 app = typer.Typer(
@@ -75,6 +75,7 @@ def main(
 
 secrets.register(app)
 admin.register(app)
+rotation.register(app)
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.app, name="access")
 

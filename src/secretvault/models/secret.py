@@ -91,7 +91,8 @@ class RotationResult(Model):
 
     ``step`` is the last step reached (create, check, apply, verify, promote; docs/rotation.md)
     and ``failed_step`` the one that failed; ``rotator`` names the kind that applied the value to
-    its target (None: only the stored value changed); ``restored`` says, after a failure past
+    its target (None: only the stored value changed; ``target_untouched`` flags that for a
+    credential another system checks); ``restored`` says, after a failure past
     apply, whether the previous credential was put back on the target."""
 
     secret_name: str
@@ -107,3 +108,5 @@ class RotationResult(Model):
     rotator: str | None = None
     restored: bool | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: The secret names an external credential but no rotator told its target (store only).
+    target_untouched: bool = False

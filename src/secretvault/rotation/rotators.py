@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from secretvault.errors import ConfigurationError, RotationError
+from secretvault.models import SecretType
 
 if TYPE_CHECKING:
     from secretvault.models import SecretRecord
@@ -49,6 +50,22 @@ class Rotator(Protocol):
     async def apply(self, ctx: RotationContext) -> None: ...
 
     async def restore(self, ctx: RotationContext) -> bool: ...
+
+
+#: Types whose value is a credential another system checks: rotating only the stored copy
+#: leaves that system on the old one (``secretvault rotate`` warns; docs/rotation.md).
+EXTERNAL_TYPES = frozenset(
+    {
+        SecretType.API_KEY,
+        SecretType.DATABASE_PASSWORD,
+        SecretType.OAUTH_TOKEN,
+        SecretType.JWT_TOKEN,
+        SecretType.WEBHOOK_SECRET,
+        SecretType.SERVICE_ACCOUNT_KEY,
+        SecretType.SSH_KEY,
+        SecretType.TLS_CERTIFICATE,
+    }
+)
 
 
 def default_verifier(rotator: Rotator) -> Verifier | None:

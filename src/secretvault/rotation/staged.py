@@ -34,7 +34,12 @@ from secretvault.models import (
     utcnow,
 )
 from secretvault.rotation.matching import Rules
-from secretvault.rotation.rotators import RotationContext, Rotator, default_verifier
+from secretvault.rotation.rotators import (
+    EXTERNAL_TYPES,
+    RotationContext,
+    Rotator,
+    default_verifier,
+)
 from secretvault.rotation.verifiers import Verifier, run_verifier
 from secretvault.validation import validate_value
 
@@ -229,6 +234,7 @@ class StagedRotation:
             new_version=new,
             step="create",
             rotator=rotator.kind if rotator else None,
+            target_untouched=rotator is None and record.secret_type in EXTERNAL_TYPES,
         )
         result.timings_ms["create"] = _ms(clock)
         _crash_point("create")
