@@ -74,6 +74,12 @@ async def test_failing_verifier_restores_the_old_password(pg: Pg, open_vault: Ca
     assert not pg.can_login(user, seen[0])  # the candidate was applied, then taken back
     value, record = await vault.get_secret("app-db")
     assert value == pg.uri(user, old) and record.metadata.version == 1
+    entries = (await vault.get_access_log("app-db")).entries
+    verify = [e for e in entries if e.action == "rotate_verify"]
+    assert verify and not verify[-1].success and "verification failed" in (verify[-1].reason or "")
+    assert [e.action for e in entries if e.action == "rotate_restore" and e.success]
+    for e in entries:  # no password in any audit entry
+        assert old not in (e.reason or "") and seen[0] not in (e.reason or "")
 
 
 async def test_role_that_cannot_log_in_fails_before_changing_anything(

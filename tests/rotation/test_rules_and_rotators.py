@@ -137,6 +137,7 @@ async def test_command_rotator_gets_the_value_in_its_environment_never_argv(
             assert value not in str(failed.model_dump())
         for action in (
             "rotate_start",
+            "rotate_check",
             "rotate_apply_start",
             "rotate_apply",
             "rotate",

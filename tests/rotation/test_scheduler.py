@@ -149,3 +149,54 @@ async def test_failed_rotations_are_reported_to_the_webhook(open_vault: Callable
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def test_two_scheduler_processes_rotate_each_secret_once(tmp_path: Path):
+    """Two `secretvault rotate --due` processes at once on one vault (real processes)."""
+    import os
+    import subprocess
+    import sys
+
+    vault = SecretVault(rotation_config(tmp_path))
+    await vault.initialize()
+    soon = utcnow() + timedelta(days=3)  # inside the pre-expiry window: due now
+    names = [f"svc-{i}" for i in range(30)]
+    for name in names:
+        await vault.store_secret(SecretType.WEBHOOK_SECRET, name, "v1-value", expires_at=soon)
+    await vault.shutdown()
+
+    sv = str(Path(sys.executable).with_name("secretvault"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAHAVISHNU_", "SECRETVAULT_"))}
+    env.update(
+        MAHAVISHNU_SECRETS_MANAGEMENT__STORAGE_PATH=str(tmp_path / "vault.db"),
+        MAHAVISHNU_SECRETS_MANAGEMENT__MASTER_KEY_PATH=str(tmp_path / "master.key"),
+        NO_COLOR="1",
+    )
+    procs = [
+        subprocess.Popen(
+            [sv, "rotate", "--due", "--json"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    import json
+
+    reports = [json.loads(out) for out, _ in outs]
+    rotated = sorted(r["secret_name"] for rep in reports for r in rep["rotated"])
+    assert rotated == sorted(names)  # every secret once, split between the two
+
+    vault = SecretVault(rotation_config(tmp_path))
+    await vault.initialize()
+    try:
+        entries = (await vault.get_access_log()).entries
+        assert all(rotations(entries, n) == 1 for n in names)
+        for name in names:
+            assert (await vault.get_secret(name))[1].metadata.version == 2
+    finally:
+        await vault.shutdown()

@@ -263,7 +263,9 @@ class StagedRotation:
                     result.new_version = old
                     return result
         t = time.perf_counter()
-        conflict = await self.finish(record, old, new, rollback, user, result.error)
+        conflict = await self.finish(
+            record, old, new, rollback, user, result.error, _step_entries(result)
+        )
         if conflict and rotator is not None and result.step in ("apply", "verify"):
             result.restored = await self._restore(rotator, ctx)
         if conflict:
@@ -412,6 +414,7 @@ class StagedRotation:
         rollback: bool,
         user: str,
         reason: str | None = None,
+        steps: tuple[tuple[str, bool, str | None], ...] = (),
     ) -> str | None:
         """Promote or drop the pending version. Returns a conflict message when the rotation
         can no longer be promoted (the pending version was recovered away, or the secret was
@@ -438,6 +441,8 @@ class StagedRotation:
                 )
             current.status = SecretStatus.ACTIVE
             await unit.secrets.update(current)
+            for step_action, ok, why in steps:  # check/verify outcomes, in the same unit
+                await self.ops.audit.append(unit.control, step_action, user, record.name, ok, why)
             action = "rotate_rollback" if rollback else "rotate"
             await self.ops.audit.append(
                 unit.control, action, user, record.name, not rollback, conflict or reason
@@ -526,6 +531,17 @@ class StagedRotation:
                 False,
                 f"interrupted at {step}; {why}",
             )
+
+
+def _step_entries(result: RotationResult) -> tuple[tuple[str, bool, str | None], ...]:
+    """Audit entries for the check and verify steps a rotation ran (action, ok, reason)."""
+    out: list[tuple[str, bool, str | None]] = []
+    for step in ("check", "verify"):
+        ran = step in result.timings_ms or result.failed_step == step
+        if ran:
+            ok = result.failed_step != step
+            out.append((f"rotate_{step}", ok, None if ok else result.error))
+    return tuple(out)
 
 
 def _ms(since: float) -> float:
