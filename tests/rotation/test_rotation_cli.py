@@ -158,3 +158,14 @@ def test_scheduler_stops_gracefully_on_sigterm(tmp_path: Path):
             proc.wait()
     assert proc.returncode == 0, seen + rest
     assert "scheduler: stopped" in rest
+
+
+def test_settings_error_names_the_key(tmp_path: Path):
+    settings(
+        tmp_path,
+        "secrets_management:\n  rotation:\n    rotators:\n"
+        "      - match: app-db\n        kind: ldap\n",
+    )
+    res = cli(tmp_path, "list", code=3)
+    assert "secrets_management.rotation.rotators[0].kind" in res.stderr and "ldap" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -242,3 +242,46 @@ async def test_value_policy_from_settings(tmp_path: Path, open_vault: Callable[.
     assert len(value) == 48
     assert set(value) <= set(string.ascii_letters + string.digits) - set("0Oo1lI")
     assert any(c.isdigit() for c in value) and any(c.isupper() for c in value)
+
+
+async def test_failed_restore_parks_the_rotation_until_a_later_open(tmp_path: Path):
+    """When the target cannot be put back, the vault does not guess: the rotation stays
+    pending (reads serve the old value) and the next open with a working restore resolves it."""
+    from secretvault import SecretStatus
+
+    target = {"value": "tok-old"}
+
+    def apply(ctx: RotationContext) -> None:
+        target["value"] = ctx.candidate
+
+    def broken_restore(ctx: RotationContext) -> bool:
+        return False
+
+    def restore(ctx: RotationContext) -> bool:
+        target["value"] = ctx.current
+        return True
+
+    cfg = rotation_config(tmp_path)
+    first = SecretVault(cfg)
+    first.register_rotator("tok", apply, broken_restore)
+    first.register_verifier("tok", lambda value, record: False)
+    await first.initialize()
+    try:
+        await first.store_secret(SecretType.OAUTH_TOKEN, "tok", "tok-old")
+        result = await first.rotate_secret("tok")
+        assert not result.success and result.restored is False and not result.rolled_back
+        assert result.error is not None and "stays pending" in result.error
+        value, record = await first.get_secret("tok")
+        assert value == "tok-old" and record.status == SecretStatus.ROTATING
+    finally:
+        await first.shutdown()
+
+    second = SecretVault(cfg)
+    second.register_rotator("tok", apply, restore)
+    await second.initialize()  # recovery: the parked rotation is restored and dropped
+    try:
+        value, record = await second.get_secret("tok")
+        assert value == "tok-old" == target["value"] and record.status == SecretStatus.ACTIVE
+        assert (await second.rotate_secret("tok")).success
+    finally:
+        await second.shutdown()
