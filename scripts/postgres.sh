@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for the rotation tests: `scripts/postgres.sh start|stop|env`.
 #
-# - Cluster under .services/postgres/ (gitignored); TCP on 127.0.0.1:${SECRETVAULT_PG_PORT:-55441}
+# - Cluster under .services/postgres/ (gitignored; see $S below for private checkouts); TCP on 127.0.0.1:${SECRETVAULT_PG_PORT:-55441}
 #   with scram-sha-256 for every connection (with `trust` any password logs in and the rotation
 #   tests would prove nothing).
 # - The superuser password is generated at each start and written, with the DSN, to
@@ -14,6 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 D="$PWD/.services/postgres"
 PORT="${SECRETVAULT_PG_PORT:-55441}"
+# The server's own files (data, socket, log). Under $D when the server's user can reach it; a
+# checkout under a private home (/root is 0700) gets them in a /tmp folder named after it.
+S="$D"
+if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+  S="/tmp/secretvault-pg-$(printf '%s' "$PWD" | sha256sum | cut -c1-12)"
+fi
 
 pg_bin() {
   local initdb
@@ -34,14 +40,14 @@ pg_bin() {
 as_pg() {
   # Run a server command as the cluster's owner (root may not run initdb/postgres).
   if [[ $(id -u) -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")  # paths are absolute; the cwd may be private
   else
     "$@"
   fi
 }
 
 running() {
-  [[ -f "$D/data/postmaster.pid" ]] && as_pg "$BIN/pg_ctl" -D "$D/data" status >/dev/null 2>&1
+  [[ -f "$S/data/postmaster.pid" ]] && as_pg "$BIN/pg_ctl" -D "$S/data" status >/dev/null 2>&1
 }
 
 start() {
@@ -49,24 +55,24 @@ start() {
     echo "postgres.sh: already running on 127.0.0.1:$PORT" >&2
     return 0
   fi
-  rm -rf "$D"
-  mkdir -p "$D"
+  stop
+  mkdir -p "$D" "$S"
+  chmod 0700 "$D" "$S"
   if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin postgres
-    chown postgres "$D"
+    chown postgres "$S"
   fi
-  chmod 0700 "$D"
   local pw
   pw=$(python3 -c 'import secrets; print(secrets.token_hex(24))')
   # The password file must be readable by the server's user; it is deleted right after initdb.
-  (umask 077 && printf '%s\n' "$pw" >"$D/pwfile")
-  [[ $(id -u) -eq 0 ]] && chown postgres "$D/pwfile"
-  as_pg "$BIN/initdb" -D "$D/data" -U postgres --auth=scram-sha-256 --pwfile="$D/pwfile" \
+  (umask 077 && printf '%s\n' "$pw" >"$S/pwfile")
+  if [[ $(id -u) -eq 0 ]]; then chown postgres "$S/pwfile"; fi
+  as_pg "$BIN/initdb" -D "$S/data" -U postgres --auth=scram-sha-256 --pwfile="$S/pwfile" \
     -E UTF8 --no-locale --no-sync >"$D/initdb.log" 2>&1 || { cat "$D/initdb.log" >&2; exit 1; }
-  rm -f "$D/pwfile"
-  as_pg "$BIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $D -c fsync=off -c password_encryption=scram-sha-256" \
-    start >/dev/null || { cat "$D/server.log" >&2; exit 1; }
+  rm -f "$S/pwfile"
+  as_pg "$BIN/pg_ctl" -D "$S/data" -l "$S/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $S -c fsync=off -c password_encryption=scram-sha-256" \
+    start >/dev/null || { cat "$S/server.log" >&2; exit 1; }
   (
     umask 077
     {
@@ -81,10 +87,10 @@ start() {
 }
 
 stop() {
-  if [[ -d "$D/data" ]]; then
-    as_pg "$BIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1 || true
+  if [[ -d "$S/data" ]]; then
+    as_pg "$BIN/pg_ctl" -D "$S/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
-  rm -rf "$D"
+  rm -rf "$D" "$S"
 }
 
 BIN=$(pg_bin)
