@@ -81,6 +81,7 @@ start() {
       echo "SECRETVAULT_PG_SUPERUSER=postgres"
       echo "SECRETVAULT_PG_PASSWORD=$pw"
       echo "SECRETVAULT_PG_DSN=postgresql://postgres:$pw@127.0.0.1:$PORT/postgres"
+      echo "SECRETVAULT_PG_LOG=$S/server.log"
     } >"$D/env"
   )
   echo "postgres.sh: started on 127.0.0.1:$PORT (credentials in $D/env)" >&2

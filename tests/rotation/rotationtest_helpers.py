@@ -37,6 +37,7 @@ class Pg:
         self.host = env["SECRETVAULT_PG_HOST"]
         self.port = int(env["SECRETVAULT_PG_PORT"])
         self.dsn = env["SECRETVAULT_PG_DSN"]
+        self.log = Path(env.get("SECRETVAULT_PG_LOG", ""))
         self.roles: list[str] = []
 
     def uri(self, user: str, password: str) -> str:

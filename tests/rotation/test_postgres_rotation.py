@@ -32,6 +32,27 @@ async def test_rotation_changes_the_database_password(pg: Pg, open_vault: Callab
     assert not pg.can_login(user, old)
 
 
+async def test_the_server_never_sees_the_plaintext_password(pg: Pg, open_vault: Callable[..., Any]):
+    """With every statement of the role logged, the log holds a SCRAM verifier, never the
+    password (it is hashed client-side and composed with psycopg.sql)."""
+    import psycopg
+    from psycopg import sql
+
+    user, old = pg.make_role()
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET log_statement = 'all'").format(sql.Identifier(user))
+        )
+    vault = await open_vault(**PG_ROTATOR)
+    await vault.store_secret(SecretType.DATABASE_PASSWORD, "app-db", pg.uri(user, old))
+    assert (await vault.rotate_secret("app-db")).success
+    new = PgCredential.parse((await vault.get_secret("app-db"))[0]).password
+
+    log = pg.log.read_text(errors="replace")
+    assert f'ALTER ROLE "{user}" PASSWORD \'SCRAM-SHA-256$' in log
+    assert new not in log and old not in log
+
+
 async def test_json_credentials_keep_their_format(pg: Pg, open_vault: Callable[..., Any]):
     user, old = pg.make_role()
     vault = await open_vault(**PG_ROTATOR)
