@@ -39,6 +39,14 @@ class RotationConfig(BaseModel):
     rotate_before_expiry_days: int = Field(default=7, ge=0)
     verify_after_rotation: bool = True
     rollback_on_failure: bool = True
+    # Rotators, verifiers, value policies and scheduling (docs/rotation.md); the entries are
+    # checked, with the offending key named, by ``secretvault.rotation.matching.load_rules``.
+    rotators: list[dict[str, Any]] = Field(default_factory=list)
+    verifiers: list[dict[str, Any]] = Field(default_factory=list)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    scheduler_interval_seconds: int = Field(default=3600, ge=1)
+    expiry_warning_days: int = Field(default=14, ge=0)
+    webhook_url: str | None = None
 
 
 class ScanningConfig(BaseModel):
@@ -68,6 +76,12 @@ _ROTATION_FIELDS = {
     "rotate_before_expiry_days": "rotate_before_expiry_days",
     "verify_after_rotation": "verify_after_rotation",
     "rollback_on_failure": "rollback_on_failure",
+    "rotators": "rotators",
+    "rotation_verifiers": "verifiers",
+    "rotation_policies": "policies",
+    "rotation_scheduler_interval_seconds": "scheduler_interval_seconds",
+    "rotation_expiry_warning_days": "expiry_warning_days",
+    "rotation_webhook_url": "webhook_url",
 }
 _SCANNING_FIELDS = {
     "scan_enabled": "enabled",
@@ -147,6 +161,12 @@ class SecretsConfig(BaseModel):
     rotate_before_expiry_days: int = Field(default=7, ge=0)
     verify_after_rotation: bool = True
     rollback_on_failure: bool = True
+    rotators: list[dict[str, Any]] = Field(default_factory=list)
+    rotation_verifiers: list[dict[str, Any]] = Field(default_factory=list)
+    rotation_policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rotation_scheduler_interval_seconds: int = Field(default=3600, ge=1)
+    rotation_expiry_warning_days: int = Field(default=14, ge=0)
+    rotation_webhook_url: str | None = None
 
     # Scanning
     scan_enabled: bool = True

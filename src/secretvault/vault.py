@@ -12,6 +12,7 @@ with declared dependencies: ``KeyManager`` (master key, seal/open), ``AuditWrite
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,9 @@ from secretvault.models import (
     secret_id_for,
     utcnow,
 )
+from secretvault.rotation.matching import Rules, legacy_pattern
+from secretvault.rotation.rotators import Apply, CallableRotator
+from secretvault.rotation.scheduler import Scheduler
 from secretvault.rotation.staged import StagedRotation, Verifier, next_version, rotation_due
 from secretvault.validation import validate_name, validate_value
 
@@ -85,7 +89,7 @@ class SecretVault:
         self._ops: Operations | None = None
         self._keys: KeyManager | None = None  # kept after shutdown: key_id stays answerable
         self._rotation: StagedRotation | None = None
-        self._verifiers: dict[str, Verifier] = {}  # registered before initialize() too
+        self._rules = Rules()  # rotators/verifiers, registered before initialize() too
         self._injector: Injector | None = None
 
     def __repr__(self) -> str:
@@ -97,6 +101,7 @@ class SecretVault:
     async def initialize(self, *, create: bool = True) -> None:
         """Open the stores, load and check the master key, recover interrupted rotations."""
         cfg = self.config
+        self._rules.load(cfg)  # bad rotation settings fail before anything opens
         stores = self._given_stores or build_stores(cfg)
         if not create and not await stores.secrets.exists():
             raise SecretNotFoundError(
@@ -119,8 +124,7 @@ class SecretVault:
         )
         self._keys = keys
         self._ops = Operations(stores, keys, audit, access, cache)
-        self._rotation = StagedRotation(self._ops, cfg)
-        self._rotation.verifiers = self._verifiers
+        self._rotation = StagedRotation(self._ops, cfg, self._rules)
         await self._rotation.recover()
 
     async def shutdown(self) -> None:
@@ -577,9 +581,36 @@ class SecretVault:
     # -- rotation (``rotation.staged``) ---------------------------------------------------------
 
     def register_verifier(self, key: str | SecretType, verifier: Verifier) -> None:
-        """Register ``verifier(value, record) -> bool`` for a secret name or a SecretType;
-        ``rotate_secret(verify=True)`` calls it before promoting a new value."""
-        self._verifiers[str(key.value if isinstance(key, SecretType) else key)] = verifier
+        """Register ``verifier(value, record) -> bool`` for a secret name, a SecretType or a
+        match pattern (glob, ``tag:``, ``service:``, ``type:``); ``rotate_secret(verify=True)``
+        calls it before promoting a new value."""
+        self._rules.verifiers.add(legacy_pattern(key), verifier)
+
+    def register_rotator(
+        self, key: str | SecretType, apply: Apply, restore: Apply | None = None
+    ) -> None:
+        """Register a Python rotator for a name, SecretType or match pattern: ``apply(ctx)``
+        changes the target (False or an exception = refused), ``restore(ctx)`` puts
+        ``ctx.current`` back (see ``rotation.rotators``)."""
+        self._rules.rotators.add(legacy_pattern(key), CallableRotator(apply, restore))
+
+    def rotator(self, key: str | SecretType) -> Callable[[Apply], Apply]:
+        """Decorator form of ``register_rotator`` (apply only)."""
+
+        def decorate(fn: Apply) -> Apply:
+            self.register_rotator(key, fn)
+            return fn
+
+        return decorate
+
+    def verifier(self, key: str | SecretType) -> Callable[[Verifier], Verifier]:
+        """Decorator form of ``register_verifier``."""
+
+        def decorate(fn: Verifier) -> Verifier:
+            self.register_verifier(key, fn)
+            return fn
+
+        return decorate
 
     async def rotate_secret(
         self,
@@ -592,9 +623,20 @@ class SecretVault:
         """Staged rotation: pending version → verify → promote; failure keeps ``current``."""
         return await self.rotation.rotate(name, new_value, verify, rollback_on_failure, user)
 
+    def scheduler(self, owner: str | None = None) -> Scheduler:
+        """A rotation scheduler over this vault (``rotation.scheduler``; settings from
+        ``rotation.webhook_url`` and ``rotation.expiry_warning_days``)."""
+        return Scheduler(
+            self.rotation,
+            owner=owner,
+            webhook_url=self.config.rotation_webhook_url,
+            expiry_warning_days=self.config.rotation_expiry_warning_days,
+        )
+
     async def _should_rotate(self, record: SecretRecord) -> bool:
         """The guide's scheduler check: is ``record`` due for rotation (interval or pre-expiry)?"""
-        return rotation_due(self.config, record)
+        rotation = self._rotation
+        return rotation.should_rotate(record) if rotation else rotation_due(self.config, record)
 
     # -- injection (``injection``, docs/injection.md) -------------------------------------------
 

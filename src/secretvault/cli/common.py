@@ -83,14 +83,23 @@ def fail(message: str, code: int = 1, hint: str | None = None) -> SystemExit:
 
 
 def run(
-    ctx: typer.Context, fn: Callable[[SecretVault], Awaitable[T]], *, create: bool = False
+    ctx: typer.Context,
+    fn: Callable[[SecretVault], Awaitable[T]],
+    *,
+    create: bool = False,
+    loop: bool = False,
 ) -> T:
-    """Open the vault, run ``fn(vault)``, close it; map library errors to exit codes."""
-    return run_with(options(ctx), fn, create=create)
+    """Open the vault, run ``fn(vault)``, close it; map library errors to exit codes.
+    ``loop``: ``fn`` needs an asyncio event loop (it waits on the network, timers, threads)."""
+    return run_with(options(ctx), fn, create=create, loop=loop)
 
 
 def run_with(
-    opts: Options, fn: Callable[[SecretVault], Awaitable[T]], *, create: bool = False
+    opts: Options,
+    fn: Callable[[SecretVault], Awaitable[T]],
+    *,
+    create: bool = False,
+    loop: bool = False,
 ) -> T:
     """``run`` without a typer context (the fast ``get`` path in ``cli.entry`` uses it)."""
 
@@ -108,18 +117,22 @@ def run_with(
         # Settings first: a settings error must surface before any coroutine exists (else
         # Python warns at exit that the coroutine was never awaited).
         config = opts.config()
-        return _drive(config, main(config))
+        return _drive(config, main(config), loop)
 
     return guard(opts, go)
 
 
-def _drive(config: SecretsConfig, coro: Coroutine[Any, Any, T]) -> T:
+def _drive(config: SecretsConfig, coro: Coroutine[Any, Any, T], loop: bool = False) -> T:
     """Stores that declare inline I/O run their coroutines without an event loop (importing
-    asyncio costs ~40 ms of a plain ``get``); every other store gets asyncio."""
+    asyncio costs ~40 ms of a plain ``get``); every other store gets asyncio. Rotators and
+    verifiers in the settings talk to their targets (a rotation, or the recovery of one in
+    ``initialize``), so they need the loop too."""
     from secretvault.aio import drive
     from secretvault.backends.registry import spec_for
 
-    return drive(coro, inline=spec_for(config.default_backend).inline_io)
+    rotation_io = bool(config.rotators or config.rotation_verifiers)
+    inline = spec_for(config.default_backend).inline_io and not (loop or rotation_io)
+    return drive(coro, inline=inline)
 
 
 def guard(opts: Options, fn: Callable[[], T]) -> T:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from secretvault.cli import access, admin, audit, secrets, sync
+from secretvault.cli import access, admin, audit, rotation, secrets, sync
 from secretvault.cli.common import Options
 
 app = typer.Typer(
@@ -76,6 +76,7 @@ def main(
 secrets.register(app)
 admin.register(app)
 sync.register(app)
+rotation.register(app)
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.app, name="access")
 

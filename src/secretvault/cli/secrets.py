@@ -129,6 +129,23 @@ def cmd_history(ctx: typer.Context, name: str, as_json: bool = json_option()) ->
     for v in versions:
         stage = f" [{v.stage}]" if v.stage else ""
         typer.echo(f"v{v.version}{stage}  {v.created_at:%Y-%m-%d %H:%M:%S}  by {v.created_by}")
+    rotation_history(ctx, name)
+
+
+def rotation_history(ctx: typer.Context, name: str) -> None:
+    """Each rotation's outcome from the audit trail (admins only when RBAC is on)."""
+    from secretvault.cli.rotation import print_rotations
+    from secretvault.errors import AuthorizationError
+
+    user = options(ctx).user
+
+    async def go(vault: SecretVault) -> list[Any]:
+        try:
+            return (await vault.get_access_log(name, user=user)).entries
+        except AuthorizationError:
+            return []
+
+    print_rotations(run(ctx, go))
 
 
 def cmd_update(
@@ -185,7 +202,11 @@ def cmd_update(
 
 def cmd_rotate(
     ctx: typer.Context,
-    name: str,
+    name: str | None = typer.Argument(None, help="Secret to rotate (omit with --due)."),
+    due: bool = typer.Option(False, "--due", help="Rotate every due secret (one pass, for cron)."),
+    store_only: bool = typer.Option(
+        False, "--store-only", help="Acknowledge that no rotator tells the target (no warning)."
+    ),
     generate: bool = typer.Option(
         True, "--generate/--value", help="Generate the new value, or read it (file/stdin/prompt)."
     ),
@@ -195,7 +216,17 @@ def cmd_rotate(
     rollback: bool = typer.Option(True, "--rollback/--no-rollback"),
     as_json: bool = json_option(),
 ) -> None:
-    """Rotate: stage a new version, verify it, then promote it (failure keeps the current one)."""
+    """Rotate: stage a new version, apply it to its target (a rotator), verify it, promote it
+    (failure keeps the current one). --due rotates every due secret and exits 12 on a failure."""
+    from secretvault.cli.rotation import rotate_due, warn_store_only
+
+    if due:
+        if name is not None:
+            raise fail("give a NAME or --due, not both", 2)
+        rotate_due(ctx, as_json)
+        return
+    if name is None:
+        raise fail("missing NAME", 2, hint="`secretvault rotate NAME`, or --due for every due one")
     user = options(ctx).user
     explicit = from_file is not None or stdin or not generate
     new_value = read_value(from_file, stdin, "New value") if explicit else None
@@ -203,7 +234,8 @@ def cmd_rotate(
     async def go(vault: SecretVault) -> RotationResult:
         return await vault.rotate_secret(name, new_value, verify, rollback, user=user)
 
-    result = run(ctx, go)
+    result = run(ctx, go, loop=True)
+    warn_store_only(result, "credential", store_only)
     if as_json:
         echo_json(result)
         if not result.success:
@@ -213,7 +245,9 @@ def cmd_rotate(
         typer.echo(f"rotated {name}: v{result.old_version} -> v{result.new_version}", err=True)
         return
     note = " (rolled back)" if result.rolled_back else ""
-    raise fail(f"rotation of {name} failed: {result.error}{note}", 12)
+    if result.restored is not None:
+        note += "; previous credential restored" if result.restored else ""
+    raise fail(f"rotation of {name} failed at {result.error}{note}", 12)
 
 
 def cmd_delete(

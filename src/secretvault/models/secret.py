@@ -87,7 +87,13 @@ class SecretVersionInfo(Model):
 
 
 class RotationResult(Model):
-    """Outcome of ``rotate_secret``: what changed, whether it was verified or rolled back."""
+    """Outcome of ``rotate_secret``: what changed, whether it was verified or rolled back.
+
+    ``step`` is the last step reached (create, check, apply, verify, promote; docs/rotation.md)
+    and ``failed_step`` the one that failed; ``rotator`` names the kind that applied the value to
+    its target (None: only the stored value changed; ``target_untouched`` flags that for a
+    credential another system checks); ``restored`` says, after a failure past
+    apply, whether the previous credential was put back on the target."""
 
     secret_name: str
     success: bool
@@ -97,3 +103,10 @@ class RotationResult(Model):
     rolled_back: bool = False
     error: str | None = None
     rotated_at: datetime = Field(default_factory=utcnow)
+    step: str | None = None
+    failed_step: str | None = None
+    rotator: str | None = None
+    restored: bool | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: The secret names an external credential but no rotator told its target (store only).
+    target_untouched: bool = False

@@ -10,9 +10,14 @@ from __future__ import annotations
 import base64
 import secrets
 import string
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from secretvault.errors import RotationError
 from secretvault.models import SecretType
+
+if TYPE_CHECKING:
+    from secretvault.rotation.policy import ValuePolicy
 
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.~"
 
@@ -35,8 +40,14 @@ _GENERATORS = {
 }
 
 
-def generate_value(secret_type: SecretType) -> str:
-    """A fresh random value suited to ``secret_type``."""
+def generate_value(
+    secret_type: SecretType, policies: Mapping[SecretType, ValuePolicy] | None = None
+) -> str:
+    """A fresh random value suited to ``secret_type``: its policy from settings when one is
+    set (``rotation.policies``), else the built-in generator."""
+    policy = policies.get(secret_type) if policies else None
+    if policy is not None:
+        return policy.generate()
     gen = _GENERATORS.get(secret_type)
     if gen is None:
         raise RotationError(
