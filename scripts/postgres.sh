@@ -49,6 +49,7 @@ start() {
       echo "SECRETVAULT_PG_SUPERUSER=postgres"
       echo "SECRETVAULT_PG_PASSWORD=$pw"
       echo "SECRETVAULT_PG_DSN=postgresql://postgres:$pw@127.0.0.1:$PORT/postgres"
+      echo "SECRETVAULT_PG_LOG=$DIR/server.log"
     } >"$DIR/env"
   )
   echo "export SECRETVAULT_TEST_POSTGRES_DSN=postgresql://postgres:$pw@127.0.0.1:$PORT/testdb"
