@@ -7,6 +7,10 @@ namespace that carries over from the previous snippet, as a reader running them 
 session would. The working directory is a fresh folder, so ``SecretVault()`` with default
 settings creates ``data/secrets/`` there — exactly what a newcomer gets.
 
+The guide's scanning, rotation and injection examples run beside the tests of those features
+(``tests/unit/scanning/test_spec_examples.py``, ``tests/rotation/test_spec_rotation_examples.py``,
+``tests/unit/injection/test_inject_spec_examples.py``); this file holds the rest.
+
 Where a snippet names a placeholder the reader is meant to replace (``/path/to/repo``) or
 calls a function the guide leaves to the reader (``generate_new_secret``), the test supplies
 it and says so.
@@ -121,26 +125,6 @@ else:
         print("Rolled back to previous version")
 """
 
-GUIDE_SCHEDULER = """
-# Background task runs every hour
-async def rotation_scheduler():
-    while True:
-        # Check all secrets for rotation needs
-        secrets = await vault.list_secrets(status=SecretStatus.ACTIVE)
-
-        for secret in secrets:
-            # Check if rotation needed
-            if await vault._should_rotate(secret):
-                print(f"Rotating: {secret.name}")
-                await vault.rotate_secret(secret.name)
-
-        # Sleep for 1 hour
-        await asyncio.sleep(3600)
-
-# Start rotation scheduler
-asyncio.create_task(rotation_scheduler())
-"""
-
 GUIDE_SOFT_DELETE = """
 # Mark secret for deletion (recoverable for 30 days)
 from datetime import datetime, timedelta
@@ -195,45 +179,6 @@ print(f"Failed accesses: {log.failed_accesses}")
 
 for entry in log.entries:
     print(f"{entry.timestamp}: {entry.user} - {entry.action}")
-"""
-
-GUIDE_SAFE_ROTATION = """
-async def safe_rotation_with_verification(
-    vault: SecretVault,
-    secret_name: str,
-    verify_fn: callable,  # Function to test new secret
-):
-    \"\"\"Rotate secret with verification and rollback.\"\"\"
-
-    # 1. Get current secret
-    current_value, _ = await vault.get_secret(secret_name)
-
-    # 2. Generate new secret
-    new_value = generate_new_secret(secret_name)
-
-    # 3. Update secret (version +1)
-    try:
-        await vault.update_secret(
-            name=secret_name,
-            value=new_value,
-            rotate=True,
-        )
-
-        # 4. Verify new secret works
-        if not await verify_fn(new_value):
-            raise Exception("Verification failed")
-
-        print(f"✅ Rotation successful: {secret_name}")
-
-    except Exception as e:
-        # 5. Rollback on failure
-        print(f"❌ Rotation failed: {e}, rolling back...")
-        await vault.update_secret(
-            name=secret_name,
-            value=current_value,
-            rotate=False,
-        )
-        print("✅ Rollback complete")
 """
 
 GUIDE_QUICKSTART = """
@@ -394,36 +339,6 @@ async def test_store_get_update_rotate_delete_as_the_guide_writes_them(session: 
         await _close(session)
 
 
-async def test_the_guides_scheduler_runs_and_rotates_what_is_due(session: Session) -> None:
-    try:
-        await session.run(GUIDE_CONFIG_LOCAL)
-        vault = session.ns["vault"]
-        await vault.store_secret(secretvault.SecretType.API_KEY, "due-key", "a-value-12345678")
-        # Make it due: rotation_days is in days, so move its last rotation back in time.
-        record = (await vault.get_secret("due-key"))[1]
-        past = record.metadata.created_at.replace(year=record.metadata.created_at.year - 1)
-        async with vault.ops.unit() as unit:
-            stored = await unit.secrets.get("due-key")
-            assert stored is not None
-            stored.metadata = stored.metadata.model_copy(
-                update={"created_at": past, "last_rotated": None}
-            )
-            await unit.secrets.update(stored)
-        await session.run(GUIDE_SCHEDULER)
-        for _ in range(100):  # the task's first pass
-            await asyncio.sleep(0.02)
-            if "Rotating: due-key" in session.printed:
-                break
-        for task in asyncio.all_tasks():
-            if task.get_coro().__qualname__.endswith("rotation_scheduler"):  # type: ignore[union-attr]
-                assert not task.done(), task
-                task.cancel()
-        assert "Rotating: due-key" in session.printed
-        assert (await vault.get_secret("due-key"))[1].metadata.version == 2
-    finally:
-        await _close(session)
-
-
 async def test_the_audit_example(session: Session) -> None:
     """(The guide's scanning examples run in tests/unit/scanning/test_spec_examples.py.)"""
     try:
@@ -445,7 +360,9 @@ async def _close_previous(session: Session, earlier: dict[str, Any]) -> None:
         await earlier["vault"].shutdown()
 
 
-async def test_safe_rotation_quickstart_preload_and_reference(session: Session) -> None:
+async def test_quickstart_preload_and_reference(session: Session) -> None:
+    """(The guide's rotation examples — the scheduler, safe_rotation_with_verification — run
+    in tests/rotation/test_spec_rotation_examples.py.)"""
     try:
         quick = await session.run(GUIDE_QUICKSTART)
         await session.run(GUIDE_QUICKSTART_STORE)
@@ -453,19 +370,6 @@ async def test_safe_rotation_quickstart_preload_and_reference(session: Session) 
         await session.ns["vault"].store_secret(
             secretvault.SecretType.API_KEY, "openai-api-key", "sk-proj-abc123..."
         )
-        await session.run(GUIDE_SAFE_ROTATION)
-        # The guide leaves generate_new_secret and the verifier to the reader.
-        session.ns["generate_new_secret"] = lambda name: f"{name}-next-value-0001"
-
-        async def rejects(value: str) -> bool:
-            return False
-
-        await session.ns["safe_rotation_with_verification"](
-            quick["vault"], "openai-api-key", rejects
-        )
-        assert "Rollback complete" in session.printed
-        value, record = await quick["vault"].get_secret("openai-api-key")
-        assert value == "sk-proj-abc123..." and record.metadata.version == 3
         await session.run(GUIDE_PRELOAD)
         assert "✅ Preloaded: openai-api-key" in session.printed
         assert "❌ Failed to preload redis-password" in session.printed
