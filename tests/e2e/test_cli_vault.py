@@ -521,6 +521,10 @@ def test_settings_file_and_python_interop(tmp_path: Path) -> None:
     assert (other / "v.db").is_file() and (other / "k.key").is_file()
     res = cli("doctor")
     assert "settings/mahavishnu.yaml: present" in res.stdout and "team.db" in res.stdout
+    report = json.loads(cli("doctor", "--json").stdout)
+    assert report["ok"] is True and report["backend"] == "local"
+    assert "settings/mahavishnu.yaml: present" in report["settings_layers"]
+    assert all(c["ok"] for c in report["checks"]) and len(report["checks"]) >= 3
 
     # --app and --settings-dir select another namespace and folder (conf/acme.yaml).
     (tmp_path / "conf").mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -86,44 +86,69 @@ def cmd_rekey(
     typer.echo(f"master key rotated: {old} -> {new}; old key kept in backups/master.key.{old}")
 
 
-def cmd_doctor(ctx: typer.Context) -> None:
-    """Check settings layers, key permissions, key matches data, DB integrity, audit chain."""
+def cmd_doctor(ctx: typer.Context, as_json: bool = json_option()) -> None:
+    """Check settings layers, the backend end to end, key permissions, key matches data, DB
+    integrity and the audit chain; print the fix for each failure. Exit 1 if any check fails."""
+    from secretvault.backends.base import Check
     from secretvault.config import layers_in_effect
     from secretvault.models import BackendType
 
     opts = options(ctx)
-    problems = 0
+    checks: list[Check] = []
 
-    def report(ok: bool, text: str) -> None:
-        nonlocal problems
-        problems += not ok
-        typer.echo(f"[{'ok' if ok else 'FAIL'}] {text}")
+    def report(ok: bool, text: str, fix: str | None = None) -> None:
+        checks.append(Check(ok, text, fix))
+        if not as_json:
+            typer.echo(f"[{'ok' if ok else 'FAIL'}] {text}")
+            if not ok and fix:
+                typer.echo(f"       fix: {fix}")
 
-    typer.echo("settings layers (highest first):")
-    for layer in layers_in_effect(opts.app, opts.settings_dir):
-        typer.echo(f"  - {layer}")
+    def finish() -> NoReturn:
+        failed = sum(not c.ok for c in checks)
+        if as_json:
+            echo_json(
+                {
+                    "settings_layers": layers,
+                    "backend": cfg.default_backend.value,
+                    "ok": not failed,
+                    "checks": checks,
+                }
+            )
+        raise typer.Exit(1 if failed else 0)
+
+    layers = [str(layer) for layer in layers_in_effect(opts.app, opts.settings_dir)]
     cfg = guard(opts, opts.config)
-    typer.echo(f"backend: {cfg.default_backend.value}")
+    if not as_json:
+        typer.echo("settings layers (highest first):")
+        for layer in layers:
+            typer.echo(f"  - {layer}")
+        typer.echo(f"backend: {cfg.default_backend.value}")
     for check in asyncio.run(_check_backend(opts)):
-        report(check.ok, check.text)
-        if not check.ok and check.fix:
-            typer.echo(f"       fix: {check.fix}")
+        report(check.ok, check.text, check.fix)
     key_path, db_path = Path(cfg.master_key_path), Path(cfg.storage_path)
     if cfg.storage.encryption_key or cfg.storage.passphrase:
         report(True, "master key comes from settings (storage.encryption_key / passphrase)")
     elif key_path.exists():
         mode = stat.S_IMODE(key_path.stat().st_mode)
-        report(not mode & 0o077, f"master key {key_path} mode {mode:04o} (want 0400)")
+        report(
+            not mode & 0o077,
+            f"master key {key_path} mode {mode:04o} (want 0400)",
+            f"chmod 400 {key_path}",
+        )
     else:
-        report(False, f"master key {key_path} is missing")
+        report(False, f"master key {key_path} is missing", "restore it from your key backup")
     if cfg.default_backend == BackendType.LOCAL:  # a file this host owns: check it exists
         if not db_path.exists():
-            report(False, f"vault database {db_path} is missing (run `secretvault init`)")
-            raise typer.Exit(1)
+            report(False, f"vault database {db_path} is missing", "run `secretvault init`")
+            finish()
         mode = stat.S_IMODE(db_path.stat().st_mode)
-        report(not mode & 0o077, f"vault database {db_path} mode {mode:04o} (want 0600)")
+        report(
+            not mode & 0o077,
+            f"vault database {db_path} mode {mode:04o} (want 0600)",
+            f"chmod 600 {db_path}",
+        )
     report(*asyncio.run(_check_open(opts)))
-    raise typer.Exit(1 if problems else 0)
+    finish()
 
 
 async def _check_backend(opts: Options) -> list[Check]:
