@@ -64,7 +64,7 @@ class Difference:
     """How one secret differs between the two sides (no values, ever)."""
 
     name: str
-    kind: str  # "missing_in_target" | "missing_in_source" | "value" | "metadata"
+    kind: str  # "missing_in_target" | "missing_in_source" | "status" | "value" | "metadata"
     fields: list[str] = field(default_factory=list)
 
 
@@ -76,6 +76,8 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    #: Source secrets not copied because their value cannot be read (name → status).
+    skipped: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
 
 
@@ -89,13 +91,16 @@ class _Digest:
         return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+#: Statuses whose value can be read (and so copied or compared).
+READABLE = (SecretStatus.ACTIVE, SecretStatus.ROTATING)
+
+
 def _selected(records: Iterable[SecretRecord], patterns: list[str]) -> dict[str, SecretRecord]:
-    """Readable secrets whose name matches any pattern (all when none are given)."""
-    live = (SecretStatus.ACTIVE, SecretStatus.ROTATING)
+    """Secrets, in any status, whose name matches any pattern (all when none are given)."""
     return {
         r.name: r
         for r in records
-        if r.status in live and (not patterns or any(fnmatch.fnmatch(r.name, p) for p in patterns))
+        if not patterns or any(fnmatch.fnmatch(r.name, p) for p in patterns)
     }
 
 
@@ -134,16 +139,23 @@ async def _values(
 async def drift(
     source: SecretVault, target: SecretVault, patterns: list[str], user: str
 ) -> list[Difference]:
-    """Secrets missing on either side, or whose value or metadata differ, by name."""
+    """Secrets missing on either side, or whose status, value or metadata differ, by name.
+    Secrets in every status count for presence and status; values are compared where both
+    sides can be read."""
     digest = _Digest()
     ours = _selected(await source.list_secrets(user=user), patterns)
     theirs = _selected(await target.list_secrets(user=user), patterns)
     out = [Difference(n, "missing_in_target") for n in sorted(ours.keys() - theirs.keys())]
     out += [Difference(n, "missing_in_source") for n in sorted(theirs.keys() - ours.keys())]
     both = sorted(ours.keys() & theirs.keys())
-    a, b = await _values(source, both, user, digest), await _values(target, both, user, digest)
+    readable = [n for n in both if ours[n].status in READABLE and theirs[n].status in READABLE]
+    a = await _values(source, readable, user, digest)
+    b = await _values(target, readable, user, digest)
     for name in both:
-        if a[name] != b[name]:
+        if ours[name].status != theirs[name].status:
+            states = [f"source {ours[name].status.value}", f"target {theirs[name].status.value}"]
+            out.append(Difference(name, "status", states))
+        elif name in a and a[name] != b[name]:
             out.append(Difference(name, "value"))
         changed = _metadata_differs(ours[name], theirs[name])
         if changed:
@@ -167,6 +179,9 @@ async def sync(
     ours = _selected(await source.list_secrets(user=user), patterns)
     theirs = {r.name: r for r in await target.list_secrets(user=user)}
     for name, record in sorted(ours.items()):
+        if record.status not in READABLE:
+            report.skipped[name] = record.status.value  # no value to copy: said, not hidden
+            continue
         try:
             value, _ = await source.get_secret(name, user=user)
             existing = theirs.get(name)

@@ -83,12 +83,14 @@ def cmd_sync(
         typer.echo(
             f"{verb} {source} → {target}: {len(report.created)} created, "
             f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-            f"{len(report.failed)} failed"
+            f"{len(report.skipped)} skipped, {len(report.failed)} failed"
         )
         for name in report.created:
             typer.echo(f"  + {name}")
         for name in report.updated:
             typer.echo(f"  ~ {name}")
+        for name, status in report.skipped.items():
+            typer.echo(f"  - {name}: skipped, its value cannot be read ({status})")
         for name, why in report.failed.items():
             typer.echo(f"  ! {name}: {why}", err=True)
     if report.failed:

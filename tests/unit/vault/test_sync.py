@@ -118,3 +118,31 @@ def test_backend_names_come_from_settings_or_are_types(tmp_path: Path) -> None:
     bad = SecretsConfig(backends={"x": {"max_versions": -1}})
     with pytest.raises(ConfigurationError, match="backend 'x'"):
         backend_config(bad, "x")
+
+
+async def test_secrets_that_cannot_be_read_are_reported_not_silently_dropped(
+    tmp_path: Path,
+) -> None:
+    a, b = await _open(tmp_path / "a"), await _open(tmp_path / "b")
+    try:
+        for name in ("live", "revoked-at-source", "revoked-at-target"):
+            await a.store_secret(SecretType.API_KEY, name, distinctive(name))
+        await sync(a, b, [], "u")
+        await a.revoke_secret("revoked-at-source")
+        await b.revoke_secret("revoked-at-target")
+        await a.store_secret(SecretType.API_KEY, "new-but-revoked", distinctive("n"))
+        await a.revoke_secret("new-but-revoked")
+        found = await drift(a, b, [], "u")
+        assert [(d.name, d.kind, d.fields) for d in found] == [
+            ("new-but-revoked", "missing_in_target", []),
+            ("revoked-at-source", "status", ["source revoked", "target active"]),
+            ("revoked-at-target", "status", ["source active", "target revoked"]),
+        ]
+        report = await sync(a, b, [], "u")
+        assert report.skipped == {"new-but-revoked": "revoked", "revoked-at-source": "revoked"}
+        assert report.unchanged == ["live"]
+        assert list(report.failed) == ["revoked-at-target"]  # its target value is unreadable
+        assert "new-but-revoked" not in [r.name for r in await b.list_secrets()]
+    finally:
+        await a.shutdown()
+        await b.shutdown()
