@@ -30,12 +30,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
-from secretvault.backends.base import Binding, SecretFilter, StoredVersion, StoreFeatures
+from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures
 from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
@@ -43,8 +43,8 @@ from secretvault.backends.rows import (
     record_from_row,
     time_from,
 )
+from secretvault.backends.sql_control import SqlControlRole
 from secretvault.crypto.envelope import Envelope
-from secretvault.crypto.keyring import KeyInfo
 from secretvault.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -142,7 +142,7 @@ def active_key_id(path: Path) -> str | None:
     return row[0] if row else None
 
 
-class LocalTransaction:
+class LocalTransaction(SqlControlRole):
     """One SQLite transaction, playing both store roles: it is the ``Unit``, its secret
     session and its control session at once, which is how the audit row of an operation
     commits with the operation (see ``LocalBackend.unit``)."""
@@ -216,11 +216,6 @@ class LocalTransaction:
             "SELECT MAX(version) FROM versions WHERE secret_id = ?", (secret_id,)
         ).fetchone()
         return row[0] or 0
-
-    async def active_key_id(self) -> str:
-        """Id of the key new versions must be written under."""
-        row = self.conn.execute("SELECT key_id FROM keys WHERE status = 'active'").fetchone()
-        return row[0] if row else ""
 
     async def create(self, record: SecretRecord, version: StoredVersion) -> None:
         """Insert a new secret and its first version."""
@@ -422,15 +417,7 @@ class LocalTransaction:
         self._meta_set("audit_anchor_hash", h)
         return n
 
-    # -- meta, key ring, grants: used by the vault's admin operations -------------------------
-
-    async def meta_get(self, key: str) -> str | None:
-        """A value from the meta table."""
-        return self._meta_get(key)
-
-    async def meta_set(self, key: str, value: str) -> None:
-        """Insert or replace a meta value."""
-        self._meta_set(key, value)
+    # -- meta rows the audit chain writes inside its own statements (synchronous) -------------
 
     def _meta_get(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -441,22 +428,6 @@ class LocalTransaction:
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
-        )
-
-    async def keys(self) -> list[KeyInfo]:
-        """The key ring, active key first."""
-        rows = self.conn.execute(
-            "SELECT key_id, status, created_at, check_ct, check_nonce, check_salt FROM keys "
-            "ORDER BY status = 'active' DESC, created_at DESC"
-        ).fetchall()
-        return [KeyInfo(k, s, c, Envelope(ct, n, salt, k)) for k, s, c, ct, n, salt in rows]
-
-    async def add_key(self, key_id: str, check: Envelope) -> None:
-        """Make ``key_id`` the active key; every other key becomes retired."""
-        self.conn.execute("UPDATE keys SET status = 'retired' WHERE status = 'active'")
-        self.conn.execute(
-            "INSERT OR REPLACE INTO keys VALUES (?, 'active', ?, ?, ?, ?)",
-            (key_id, datetime.now(UTC).isoformat(), check.ciphertext, check.nonce, check.salt),
         )
 
     async def envelopes(self) -> list[tuple[str, int, Envelope]]:
@@ -475,96 +446,28 @@ class LocalTransaction:
         )
         self._bump()
 
-    # -- leases and injection bindings -------------------------------------------------------
-
-    async def lease_get(self, name: str) -> str | None:
-        """The owner record of lease ``name``; None when nobody holds it."""
-        row = self.conn.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
-
-    async def lease_put(self, name: str, owner: str) -> None:
-        """Record ``owner`` as holding lease ``name`` (replacing a previous holder)."""
-        self.conn.execute(
-            "INSERT INTO leases(name, owner) VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner",
-            (name, owner),
-        )
-
-    async def lease_drop(self, name: str) -> None:
-        """Release lease ``name`` (absent is fine)."""
-        self.conn.execute("DELETE FROM leases WHERE name = ?", (name,))
-
-    async def binding_put(self, binding: Binding) -> None:
-        """Record (or replace) an injection binding."""
-        self.conn.execute(
-            "INSERT INTO bindings(target, secret_name, kind, spec) VALUES (?,?,?,?) "
-            "ON CONFLICT(target, secret_name) DO UPDATE SET kind = excluded.kind, "
-            "spec = excluded.spec",
-            (binding.target, binding.secret_name, binding.kind, binding.spec),
-        )
-
-    async def bindings(
-        self, target: str | None = None, secret_name: str | None = None
-    ) -> list[Binding]:
-        """Bindings, narrowed to one target and/or one secret, by target then name."""
-        sql, args = "SELECT target, secret_name, kind, spec FROM bindings WHERE 1=1", []
-        if target is not None:
-            sql += " AND target = ?"
-            args.append(target)
-        if secret_name is not None:
-            sql += " AND secret_name = ?"
-            args.append(secret_name)
-        rows = self.conn.execute(sql + " ORDER BY target, secret_name", args).fetchall()
-        return [Binding(*row) for row in rows]
-
-    async def binding_drop(self, target: str, secret_name: str) -> int:
-        """Remove one binding; returns how many rows went (0 or 1)."""
-        return self.conn.execute(
-            "DELETE FROM bindings WHERE target = ? AND secret_name = ?", (target, secret_name)
-        ).rowcount
-
     async def secret_name(self, secret_id: str) -> str | None:
         """The name of the secret with this id."""
         row = self.conn.execute("SELECT name FROM secrets WHERE id = ?", (secret_id,)).fetchone()
         return row[0] if row else None
 
-    # -- RBAC storage: grants and custom roles (the policy itself lives in access/) ----------
+    # -- the primitives SqlControlRole (grants, key ring, leases, bindings, meta) runs on ----
 
-    async def grants(self) -> list[tuple[str, str, str, str]]:
-        """(principal, role, scope type, pattern) of every grant, oldest first."""
-        return self.conn.execute(
-            "SELECT principal, role, scope_type, pattern FROM grants ORDER BY id"
-        ).fetchall()
+    async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self.conn.execute(sql.format(s=""), args).fetchone()
+        return row
 
-    async def roles(self) -> list[tuple[str, str]]:
-        """(name, JSON list of levels) of every custom role."""
-        return self.conn.execute("SELECT name, levels FROM roles").fetchall()
+    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql.format(s=""), args).fetchall()
 
-    async def add_grant(
-        self, principal: str, role: str, scope_type: str, pattern: str, by: str
-    ) -> None:
-        """Store a grant (a duplicate is ignored)."""
-        self.conn.execute(
-            "INSERT OR IGNORE INTO grants (principal, role, scope_type, pattern, created_at, "
-            "created_by) VALUES (?,?,?,?,?,?)",
-            (principal, role, scope_type, pattern, datetime.now(UTC).isoformat(), by),
-        )
+    async def _run(self, sql: str, args: tuple[Any, ...] = ()) -> None:
+        self.conn.execute(sql.format(s=""), args)
+
+    async def _count(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        return self.conn.execute(sql.format(s=""), args).rowcount
+
+    async def _changed(self) -> None:
         self._bump()
-
-    async def remove_grants(
-        self, principal: str, role: str | None = None, scope: tuple[str, str] | None = None
-    ) -> int:
-        """Delete ``principal``'s grants, narrowed by role and (scope type, pattern)."""
-        sql, args = "DELETE FROM grants WHERE principal = ?", [principal]
-        if role:
-            sql += " AND role = ?"
-            args.append(role)
-        if scope:
-            sql += " AND scope_type = ? AND pattern = ?"
-            args += list(scope)
-        n = self.conn.execute(sql, args).rowcount
-        self._bump()
-        return n
 
 
 class _TxContext:

@@ -31,12 +31,12 @@ Storage decisions, written down once:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
-from secretvault.backends.base import Binding, SecretFilter, StoredVersion, StoreFeatures
+from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures
 from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
@@ -44,8 +44,8 @@ from secretvault.backends.rows import (
     record_from_row,
     time_from,
 )
+from secretvault.backends.sql_control import SqlControlRole
 from secretvault.crypto.envelope import Envelope
-from secretvault.crypto.keyring import KeyInfo
 from secretvault.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -106,7 +106,7 @@ def _unavailable(exc: BaseException, where: str) -> BackendUnavailableError:
     )
 
 
-class PostgresTransaction:
+class PostgresTransaction(SqlControlRole):
     """One PostgreSQL transaction, playing both store roles (it is the unit, its secret
     session and its control session), like the local store's ``LocalTransaction``."""
 
@@ -116,7 +116,7 @@ class PostgresTransaction:
         self, conn: AsyncConnection[Any], schema: str, pipeline: AsyncPipeline | None = None
     ) -> None:
         self.conn = conn
-        self.s = schema
+        self.s = schema + "."  # the {s} prefix of every statement
         self.pipeline = pipeline
         self.changed = False
 
@@ -128,30 +128,38 @@ class PostgresTransaction:
     def control(self) -> PostgresTransaction:
         return self
 
+    def _sql(self, sql: str) -> str:
+        """A statement for this schema, in psycopg's placeholder style (the shared control
+        statements are written with ``?``; no statement holds a literal ``?``)."""
+        return sql.format(s=self.s).replace("?", "%s")
+
     async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        cur = await self.conn.execute(sql.format(s=self.s), args)
+        cur = await self.conn.execute(self._sql(sql), args)
         row: tuple[Any, ...] | None = await cur.fetchone()
         return row
 
     async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        cur = await self.conn.execute(sql.format(s=self.s), args)
+        cur = await self.conn.execute(self._sql(sql), args)
         return list(await cur.fetchall())
 
     async def _run(self, sql: str, args: tuple[Any, ...] = ()) -> None:
         """Queue a statement whose result nobody reads: in pipeline mode it travels with the
         next one that needs an answer (or with COMMIT)."""
-        await self.conn.execute(sql.format(s=self.s), args)
+        await self.conn.execute(self._sql(sql), args)
 
     async def _count(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         """Run a statement and wait for how many rows it touched."""
-        cur = await self.conn.execute(sql.format(s=self.s), args)
+        cur = await self.conn.execute(self._sql(sql), args)
         if self.pipeline is not None:
             await self.pipeline.sync()
         return cur.rowcount
 
+    async def _changed(self) -> None:
+        await self._bump()
+
     async def _bump(self) -> None:
         if not self.changed:
-            await self._run("SELECT nextval('{s}.generation')")
+            await self._run("SELECT nextval('{s}generation')")
             self.changed = True
 
     # -- secret role ----------------------------------------------------------------------
@@ -160,7 +168,7 @@ class PostgresTransaction:
         """The record of ``name``, row-locked until this unit ends: the facade reads it to
         change it, and the lock is what makes two hosts' changes queue instead of collide."""
         row = await self._one(
-            f"SELECT {_COLS} FROM {{s}}.secrets WHERE name = %s FOR UPDATE", (name,)
+            f"SELECT {_COLS} FROM {{s}}secrets WHERE name = %s FOR UPDATE", (name,)
         )
         return record_from_row(row, backend=BackendType.POSTGRES) if row else None
 
@@ -170,7 +178,7 @@ class PostgresTransaction:
         """Record and one version (default: current) in one query, without locks."""
         row = await self._one(
             f"SELECT {_COLS_S}, v.version, v.ciphertext, v.nonce, v.salt, v.key_id, "
-            "v.created_at, v.created_by, v.stage FROM {s}.secrets s LEFT JOIN {s}.versions v "
+            "v.created_at, v.created_by, v.stage FROM {s}secrets s LEFT JOIN {s}versions v "
             "ON v.secret_id = s.id AND v.version = COALESCE(%s, s.current_version) "
             "WHERE s.name = %s",
             (version, name),
@@ -187,7 +195,7 @@ class PostgresTransaction:
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         row = await self._one(
             "SELECT version, ciphertext, nonce, salt, key_id, created_at, created_by, stage "
-            "FROM {s}.versions WHERE secret_id = %s AND version = %s",
+            "FROM {s}versions WHERE secret_id = %s AND version = %s",
             (secret_id, version),
         )
         if row is None:
@@ -198,13 +206,13 @@ class PostgresTransaction:
 
     async def max_version(self, secret_id: str) -> int:
         row = await self._one(
-            "SELECT MAX(version) FROM {s}.versions WHERE secret_id = %s", (secret_id,)
+            "SELECT MAX(version) FROM {s}versions WHERE secret_id = %s", (secret_id,)
         )
         return int(row[0] or 0) if row else 0
 
     async def create(self, record: SecretRecord, version: StoredVersion) -> None:
         await self._run(
-            f"INSERT INTO {{s}}.secrets ({_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
+            f"INSERT INTO {{s}}secrets ({_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 record.id,
                 record.name,
@@ -224,7 +232,7 @@ class PostgresTransaction:
         if not isinstance(env, Envelope):
             raise TypeError("the postgres store keeps envelopes only")  # a facade bug
         await self._run(
-            "INSERT INTO {s}.versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            "INSERT INTO {s}versions VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 secret_id,
                 version.version,
@@ -240,11 +248,11 @@ class PostgresTransaction:
 
     async def _demote_current(self, secret_id: str) -> None:
         await self._run(
-            "UPDATE {s}.versions SET stage = '' WHERE secret_id = %s AND stage = 'previous'",
+            "UPDATE {s}versions SET stage = '' WHERE secret_id = %s AND stage = 'previous'",
             (secret_id,),
         )
         await self._run(
-            "UPDATE {s}.versions SET stage = 'previous' WHERE secret_id = %s AND stage = 'current'",
+            "UPDATE {s}versions SET stage = 'previous' WHERE secret_id = %s AND stage = 'current'",
             (secret_id,),
         )
 
@@ -253,14 +261,14 @@ class PostgresTransaction:
     ) -> None:
         """Compare-and-set first (it also takes the row lock), then the version."""
         n = await self._count(
-            "UPDATE {s}.secrets SET status = %s, current_version = %s, metadata = %s, "
+            "UPDATE {s}secrets SET status = %s, current_version = %s, metadata = %s, "
             "deleted_at = %s, purge_after = %s, secret_type = %s "
             "WHERE id = %s AND current_version = %s",
             (*self._record_values(record), record.id, cas),
         )
         if n != 1:
             row = await self._one(
-                "SELECT current_version FROM {s}.secrets WHERE id = %s", (record.id,)
+                "SELECT current_version FROM {s}secrets WHERE id = %s", (record.id,)
             )
             raise VersionConflictError(
                 f"secret {record.name!r} is at version {row[0] if row else 'none'}, "
@@ -272,8 +280,8 @@ class PostgresTransaction:
         await self._insert_version(record.id, version)
         if max_versions:
             await self._run(
-                "DELETE FROM {s}.versions WHERE secret_id = %s AND stage = '' AND version <= "
-                "(SELECT MAX(version) FROM {s}.versions WHERE secret_id = %s) - %s",
+                "DELETE FROM {s}versions WHERE secret_id = %s AND stage = '' AND version <= "
+                "(SELECT MAX(version) FROM {s}versions WHERE secret_id = %s) - %s",
                 (record.id, record.id, max_versions),
             )
         await self._bump()
@@ -282,22 +290,20 @@ class PostgresTransaction:
         if stage == "current":
             await self._demote_current(secret_id)
         await self._run(
-            "UPDATE {s}.versions SET stage = %s WHERE secret_id = %s AND version = %s",
+            "UPDATE {s}versions SET stage = %s WHERE secret_id = %s AND version = %s",
             (stage, secret_id, version),
         )
         await self._bump()
 
     async def drop_version(self, secret_id: str, version: int) -> None:
         await self._run(
-            "DELETE FROM {s}.versions WHERE secret_id = %s AND version = %s AND stage = 'pending'",
+            "DELETE FROM {s}versions WHERE secret_id = %s AND version = %s AND stage = 'pending'",
             (secret_id, version),
         )
         await self._bump()
 
     async def pending_versions(self) -> list[tuple[str, int]]:
-        rows = await self._all(
-            "SELECT secret_id, version FROM {s}.versions WHERE stage = 'pending'"
-        )
+        rows = await self._all("SELECT secret_id, version FROM {s}versions WHERE stage = 'pending'")
         return [(str(sid), int(v)) for sid, v in rows]
 
     @staticmethod
@@ -313,19 +319,19 @@ class PostgresTransaction:
 
     async def update(self, record: SecretRecord) -> None:
         await self._run(
-            "UPDATE {s}.secrets SET status = %s, current_version = %s, metadata = %s, "
+            "UPDATE {s}secrets SET status = %s, current_version = %s, metadata = %s, "
             "deleted_at = %s, purge_after = %s, secret_type = %s WHERE id = %s",
             (*self._record_values(record), record.id),
         )
         await self._bump()
 
     async def purge(self, secret_id: str) -> None:
-        await self._run("DELETE FROM {s}.versions WHERE secret_id = %s", (secret_id,))
-        await self._run("DELETE FROM {s}.secrets WHERE id = %s", (secret_id,))
+        await self._run("DELETE FROM {s}versions WHERE secret_id = %s", (secret_id,))
+        await self._run("DELETE FROM {s}secrets WHERE id = %s", (secret_id,))
         await self._bump()
 
     async def list_records(self, flt: SecretFilter) -> list[SecretRecord]:
-        sql, args = f"SELECT {_COLS} FROM {{s}}.secrets WHERE TRUE", []
+        sql, args = f"SELECT {_COLS} FROM {{s}}secrets WHERE TRUE", []
         if flt.status is not None:
             sql += " AND status = %s"
             args.append(flt.status.value)
@@ -338,7 +344,7 @@ class PostgresTransaction:
 
     async def versions(self, secret_id: str) -> list[SecretVersionInfo]:
         rows = await self._all(
-            "SELECT version, created_at, created_by, stage, key_id FROM {s}.versions "
+            "SELECT version, created_at, created_by, stage, key_id FROM {s}versions "
             "WHERE secret_id = %s ORDER BY version DESC",
             (secret_id,),
         )
@@ -348,12 +354,12 @@ class PostgresTransaction:
         ]
 
     async def secret_name(self, secret_id: str) -> str | None:
-        row = await self._one("SELECT name FROM {s}.secrets WHERE id = %s", (secret_id,))
+        row = await self._one("SELECT name FROM {s}secrets WHERE id = %s", (secret_id,))
         return str(row[0]) if row else None
 
     async def envelopes(self) -> list[tuple[str, int, Envelope]]:
         rows = await self._all(
-            "SELECT secret_id, version, ciphertext, nonce, salt, key_id FROM {s}.versions"
+            "SELECT secret_id, version, ciphertext, nonce, salt, key_id FROM {s}versions"
         )
         return [
             (sid, v, Envelope(bytes(ct), bytes(n), bytes(salt), k))
@@ -362,7 +368,7 @@ class PostgresTransaction:
 
     async def rewrap(self, secret_id: str, version: int, env: Envelope) -> None:
         await self._run(
-            "UPDATE {s}.versions SET ciphertext = %s, nonce = %s, salt = %s, key_id = %s "
+            "UPDATE {s}versions SET ciphertext = %s, nonce = %s, salt = %s, key_id = %s "
             "WHERE secret_id = %s AND version = %s",
             (env.ciphertext, env.nonce, env.salt, env.key_id, secret_id, version),
         )
@@ -373,7 +379,7 @@ class PostgresTransaction:
     async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent:
         """Chain ``entry`` after the head, holding the head's row lock until commit: appends
         from every host queue here, and only here."""
-        row = await self._one("SELECT value FROM {s}.meta WHERE key = 'audit_head' FOR UPDATE")
+        row = await self._one("SELECT value FROM {s}meta WHERE key = 'audit_head' FOR UPDATE")
         head = row[0] if row else ""
         if head:
             seq_text, prev, _mac = head.split(":")
@@ -383,7 +389,7 @@ class PostgresTransaction:
         entry.seq, entry.prev_hash = seq + 1, prev
         entry.entry_hash = seal(key, prev, entry)
         await self._run(
-            "INSERT INTO {s}.audit VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            "INSERT INTO {s}audit VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 entry.seq,
                 entry.timestamp.isoformat(),
@@ -400,7 +406,7 @@ class PostgresTransaction:
         )
         mac = head_mac(key, entry.seq, entry.entry_hash)
         await self._run(
-            "UPDATE {s}.meta SET value = %s WHERE key = 'audit_head'",
+            "UPDATE {s}meta SET value = %s WHERE key = 'audit_head'",
             (f"{entry.seq}:{entry.entry_hash}:{mac}",),
         )
         return entry
@@ -408,7 +414,7 @@ class PostgresTransaction:
     async def _anchor(self) -> tuple[int, str]:
         rows = dict(
             await self._all(
-                "SELECT key, value FROM {s}.meta "
+                "SELECT key, value FROM {s}meta "
                 "WHERE key IN ('audit_anchor_seq', 'audit_anchor_hash')"
             )
         )
@@ -416,126 +422,16 @@ class PostgresTransaction:
 
     async def purge_audit_before(self, cutoff: datetime) -> int:
         row = await self._one(
-            "SELECT seq, hash FROM {s}.audit WHERE ts < %s ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash FROM {s}audit WHERE ts < %s ORDER BY seq DESC LIMIT 1",
             (cutoff.isoformat(),),
         )
         if row is None:
             return 0
         seq, h = row
-        n = await self._count("DELETE FROM {s}.audit WHERE seq <= %s", (seq,))
+        n = await self._count("DELETE FROM {s}audit WHERE seq <= %s", (seq,))
         await self.meta_set("audit_anchor_seq", str(seq))
         await self.meta_set("audit_anchor_hash", h)
         return n
-
-    async def meta_get(self, key: str) -> str | None:
-        row = await self._one("SELECT value FROM {s}.meta WHERE key = %s", (key,))
-        return str(row[0]) if row else None
-
-    async def meta_set(self, key: str, value: str) -> None:
-        await self._run(
-            "INSERT INTO {s}.meta(key, value) VALUES (%s, %s) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    async def keys(self) -> list[KeyInfo]:
-        rows = await self._all(
-            "SELECT key_id, status, created_at, check_ct, check_nonce, check_salt FROM {s}.keys "
-            "ORDER BY status = 'active' DESC, created_at DESC"
-        )
-        return [
-            KeyInfo(k, s, c, Envelope(bytes(ct), bytes(n), bytes(salt), k))
-            for k, s, c, ct, n, salt in rows
-        ]
-
-    async def add_key(self, key_id: str, check: Envelope) -> None:
-        await self._run("UPDATE {s}.keys SET status = 'retired' WHERE status = 'active'")
-        await self._run(
-            "INSERT INTO {s}.keys VALUES (%s, 'active', %s, %s, %s, %s) ON CONFLICT (key_id) "
-            "DO UPDATE SET status = 'active', check_ct = excluded.check_ct, "
-            "check_nonce = excluded.check_nonce, check_salt = excluded.check_salt",
-            (key_id, datetime.now(UTC).isoformat(), check.ciphertext, check.nonce, check.salt),
-        )
-
-    async def active_key_id(self) -> str:
-        row = await self._one("SELECT key_id FROM {s}.keys WHERE status = 'active'")
-        return str(row[0]) if row else ""
-
-    async def grants(self) -> list[tuple[str, str, str, str]]:
-        rows = await self._all(
-            "SELECT principal, role, scope_type, pattern FROM {s}.grants ORDER BY id"
-        )
-        return [(str(p), str(r), str(t), str(x)) for p, r, t, x in rows]
-
-    async def roles(self) -> list[tuple[str, str]]:
-        return [
-            (str(n), str(lv)) for n, lv in await self._all("SELECT name, levels FROM {s}.roles")
-        ]
-
-    async def add_grant(
-        self, principal: str, role: str, scope_type: str, pattern: str, by: str
-    ) -> None:
-        await self._run(
-            "INSERT INTO {s}.grants (principal, role, scope_type, pattern, created_at, "
-            "created_by) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-            (principal, role, scope_type, pattern, datetime.now(UTC).isoformat(), by),
-        )
-        await self._bump()
-
-    async def remove_grants(
-        self, principal: str, role: str | None = None, scope: tuple[str, str] | None = None
-    ) -> int:
-        sql, args = "DELETE FROM {s}.grants WHERE principal = %s", [principal]
-        if role:
-            sql += " AND role = %s"
-            args.append(role)
-        if scope:
-            sql += " AND scope_type = %s AND pattern = %s"
-            args += list(scope)
-        n = await self._count(sql, tuple(args))
-        await self._bump()
-        return n
-
-    async def lease_get(self, name: str) -> str | None:
-        row = await self._one("SELECT owner FROM {s}.leases WHERE name = %s", (name,))
-        return str(row[0]) if row else None
-
-    async def lease_put(self, name: str, owner: str) -> None:
-        await self._run(
-            "INSERT INTO {s}.leases(name, owner) VALUES (%s, %s) "
-            "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner",
-            (name, owner),
-        )
-
-    async def lease_drop(self, name: str) -> None:
-        await self._run("DELETE FROM {s}.leases WHERE name = %s", (name,))
-
-    async def binding_put(self, binding: Binding) -> None:
-        await self._run(
-            "INSERT INTO {s}.bindings(target, secret_name, kind, spec) VALUES (%s,%s,%s,%s) "
-            "ON CONFLICT(target, secret_name) DO UPDATE SET kind = excluded.kind, "
-            "spec = excluded.spec",
-            (binding.target, binding.secret_name, binding.kind, binding.spec),
-        )
-
-    async def bindings(
-        self, target: str | None = None, secret_name: str | None = None
-    ) -> list[Binding]:
-        sql, args = "SELECT target, secret_name, kind, spec FROM {s}.bindings WHERE TRUE", []
-        if target is not None:
-            sql += " AND target = %s"
-            args.append(target)
-        if secret_name is not None:
-            sql += " AND secret_name = %s"
-            args.append(secret_name)
-        rows = await self._all(sql + " ORDER BY target, secret_name", tuple(args))
-        return [Binding(*row) for row in rows]
-
-    async def binding_drop(self, target: str, secret_name: str) -> int:
-        return await self._count(
-            "DELETE FROM {s}.bindings WHERE target = %s AND secret_name = %s",
-            (target, secret_name),
-        )
 
 
 class _PgUnit:
