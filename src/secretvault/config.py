@@ -13,6 +13,9 @@ defaults are used directly. ``${VAR}`` / ``${VAR:-default}`` in YAML expand from
 the environment; an unset variable with no default drops the key so the lower layer applies.
 The separate ``{APP}_SECRETS__{NAME}`` environment layer holds plain secrets and is read by
 ``EnvSecretsSource`` as a fallback (the guide's "Accessing Secrets via Oneiric").
+
+The pieces that need no pydantic (layer discovery, ``${VAR}`` expansion, section folding)
+live in ``settings_layers.py``, with the lean loader the CLI's fast ``get`` uses.
 """
 
 from __future__ import annotations
@@ -26,9 +29,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from secretvault.errors import ConfigurationError
 from secretvault.models import AccessLevel, BackendType
+from secretvault.settings_layers import (
+    DEFAULT_APP,
+    DEFAULT_SCAN_PATTERNS,
+    ROTATION_FIELDS,
+    SCANNING_FIELDS,
+    env_prefix,
+    expand_env,
+    fold_sections,
+    layers_present,
+)
 
-DEFAULT_APP = "mahavishnu"
-DEFAULT_SCAN_PATTERNS = ["*.py", "*.js", "*.ts", "*.yaml", "*.yml", "*.json", "*.env", "*.sh"]
+__all__ = [
+    "DEFAULT_APP",
+    "DEFAULT_SCAN_PATTERNS",
+    "EnvSecretsSource",
+    "RotationConfig",
+    "ScanningConfig",
+    "SecretsConfig",
+    "StorageConfig",
+    "describe_validation_error",
+    "expand_env",
+    "fold_sections",
+    "layers_in_effect",
+    "load_config",
+]
 
 
 class RotationConfig(BaseModel):
@@ -66,28 +91,6 @@ class StorageConfig(BaseModel):
 
     encryption_key: str | None = Field(default=None, repr=False)
     passphrase: str | None = Field(default=None, repr=False)
-
-
-# Flat the guide field -> (nested section, nested field). The flat fields are the source of truth;
-# the nested sections the guide's YAML shows are folded into them, then rebuilt as views.
-_ROTATION_FIELDS = {
-    "rotation_enabled": "enabled",
-    "rotation_days": "rotation_days",
-    "rotate_before_expiry_days": "rotate_before_expiry_days",
-    "verify_after_rotation": "verify_after_rotation",
-    "rollback_on_failure": "rollback_on_failure",
-    "rotators": "rotators",
-    "rotation_verifiers": "verifiers",
-    "rotation_policies": "policies",
-    "rotation_scheduler_interval_seconds": "scheduler_interval_seconds",
-    "rotation_expiry_warning_days": "expiry_warning_days",
-    "rotation_webhook_url": "webhook_url",
-}
-_SCANNING_FIELDS = {
-    "scan_enabled": "enabled",
-    "scan_on_write": "scan_on_write",
-    "scan_patterns": "scan_patterns",
-}
 
 
 class SecretsConfig(BaseModel):
@@ -214,62 +217,12 @@ class SecretsConfig(BaseModel):
     @model_validator(mode="after")
     def _build_views(self) -> SecretsConfig:
         self.rotation = RotationConfig(
-            **{inner: getattr(self, flat) for flat, inner in _ROTATION_FIELDS.items()}
+            **{inner: getattr(self, flat) for flat, inner in ROTATION_FIELDS.items()}
         )
         self.scanning = ScanningConfig(
-            **{inner: getattr(self, flat) for flat, inner in _SCANNING_FIELDS.items()}
+            **{inner: getattr(self, flat) for flat, inner in SCANNING_FIELDS.items()}
         )
         return self
-
-
-def fold_sections(data: Any) -> Any:
-    """Fold ``rotation:``/``scanning:`` sections into the flat fields they mirror.
-
-    Within one mapping the nested form wins (it is the more specific spelling). Each settings
-    layer is folded on its own before layers merge, so a higher layer's nested section beats a
-    lower layer's flat field, as precedence promises.
-    """
-    if not isinstance(data, dict):
-        return data
-    data = dict(data)
-    for section, mapping in (("rotation", _ROTATION_FIELDS), ("scanning", _SCANNING_FIELDS)):
-        nested = data.get(section)
-        if isinstance(nested, BaseModel):
-            nested = nested.model_dump(exclude_unset=True)
-        if not isinstance(nested, dict):
-            continue
-        for flat, inner in mapping.items():
-            if inner in nested:
-                data[flat] = nested[inner]
-        data.pop(section)
-    return data
-
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_UNSET = object()
-
-
-def expand_env(value: Any) -> Any:
-    """Expand ``${VAR}`` and ``${VAR:-default}`` in every string of a YAML tree.
-
-    A string that is exactly one unset reference with no default becomes ``_UNSET`` and its key
-    is dropped by the caller, so a lower layer or the default applies instead of the literal.
-    """
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            expanded = expand_env(v)
-            if expanded is not _UNSET:
-                out[k] = expanded
-        return out
-    if isinstance(value, list):
-        return [v for v in (expand_env(i) for i in value) if v is not _UNSET]
-    if not isinstance(value, str) or "${" not in value:
-        return value
-    whole = _VAR.fullmatch(value)
-    if whole and whole.group(1) not in os.environ and whole.group(2) is None:
-        return _UNSET
-    return _VAR.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
 
 
 def load_config(
@@ -278,7 +231,7 @@ def load_config(
     **overrides: Any,
 ) -> SecretsConfig:
     """Load ``SecretsConfig`` through every layer; ``overrides`` win over all of them."""
-    if not _layers_present(app, Path(settings_dir)):
+    if not layers_present(app, Path(settings_dir)):
         # Nothing to merge: the result is exactly the defaults plus overrides. Skipping the
         # settings machinery keeps short CLI commands fast (importing it costs ~30 ms).
         try:
@@ -296,14 +249,6 @@ def load_config(
         raise ConfigurationError(describe_validation_error(exc, f"settings ({app})")) from None
 
 
-def _layers_present(app: str, folder: Path) -> bool:
-    """Is any settings layer there: an ``{APP}_SECRETS_MANAGEMENT__*`` variable or a YAML file?"""
-    prefix = f"{app.upper()}_SECRETS_MANAGEMENT__"
-    if any(key.upper().startswith(prefix) for key in os.environ):
-        return True
-    return (folder / "local.yaml").is_file() or (folder / f"{app}.yaml").is_file()
-
-
 def describe_validation_error(exc: ValidationError, what: str) -> str:
     """One line per bad field, without echoing the input (it may be a token)."""
     parts = []
@@ -316,7 +261,7 @@ def describe_validation_error(exc: ValidationError, what: str) -> str:
 def layers_in_effect(app: str = DEFAULT_APP, settings_dir: str | Path = "settings") -> list[str]:
     """Human-readable list of the layers that contribute, for ``secretvault doctor``."""
     folder = Path(settings_dir)
-    prefix = f"{app.upper()}_SECRETS_MANAGEMENT__"
+    prefix = env_prefix(app)
     env = sorted(k for k in os.environ if k.upper().startswith(prefix))
     layers = [f"environment: {', '.join(env)}" if env else "environment: (none)"]
     for name in ("local.yaml", f"{app}.yaml"):

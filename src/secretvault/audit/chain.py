@@ -17,9 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from secretvault.models import AccessLogEntry, utcnow
+from secretvault.models import utcnow
+
+if TYPE_CHECKING:
+    from secretvault.models import AccessLogEntry
 
 GENESIS = "0" * 64
 

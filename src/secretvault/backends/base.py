@@ -25,19 +25,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from secretvault.audit.chain import AuditEvent
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
-from secretvault.models import (
-    AccessLogEntry,
-    BackendType,
-    SecretRecord,
-    SecretStatus,
-    SecretType,
-    SecretVersionInfo,
-)
+from secretvault.models import BackendType, SecretStatus, SecretType
+
+if TYPE_CHECKING:  # pydantic models: annotations only, so a store imports without pydantic
+    from secretvault.models import AccessLogEntry, SecretRecord, SecretVersionInfo
 
 #: Stage labels of a version. ``""`` is an older version that no label points at.
 STAGE_CURRENT = "current"

@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from secretvault import models
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
 from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures
 from secretvault.backends.rows import (
@@ -51,15 +52,11 @@ from secretvault.errors import (
     InvalidArgumentError,
     VersionConflictError,
 )
-from secretvault.models import (
-    AccessLogEntry,
-    BackendType,
-    SecretRecord,
-    SecretVersionInfo,
-)
+from secretvault.models import BackendType
 
 if TYPE_CHECKING:
     from secretvault.config import SecretsConfig
+    from secretvault.models import AccessLogEntry, SecretRecord, SecretVersionInfo
 
 SCHEMA_VERSION = 2
 # v2: leases (rotations in progress, moved out of meta) and injection bindings.
@@ -360,7 +357,9 @@ class LocalTransaction(SqlControlRole):
             (secret_id,),
         ).fetchall()
         return [
-            SecretVersionInfo(version=v, created_at=time_from(c), created_by=b, stage=s, key_id=k)
+            models.SecretVersionInfo(
+                version=v, created_at=time_from(c), created_by=b, stage=s, key_id=k
+            )
             for v, c, b, s, k in rows
         ]
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from secretvault import models
 from secretvault.crypto.envelope import Envelope
-from secretvault.models import (
-    AccessLogEntry,
-    BackendType,
-    SecretMetadata,
-    SecretRecord,
-    SecretStatus,
-    SecretType,
-)
+from secretvault.models import BackendType, SecretStatus, SecretType
+
+if TYPE_CHECKING:
+    from secretvault.models import AccessLogEntry, SecretRecord
+
+# The pydantic models are reached as ``models.X`` at call time, not imported here: the stores
+# import this module, and the CLI's fast ``get`` (cli/fast_get.py) opens a store without
+# paying for pydantic.
 
 #: The columns of the ``secrets`` table, in the order ``record_from_row`` reads them.
 SECRET_COLUMNS = (
@@ -59,28 +60,30 @@ def record_from_row(
     """A ``SecretRecord`` from a ``secrets`` row (``SECRET_COLUMNS`` order) and, when read
     with one, the envelope of a version."""
     sid, name, stype, status, _current, meta, deleted_at, purge_after = row
-    # Rows were validated on the way in; model_construct skips re-validating them on the hot
-    # path, and naming every field spares it resolving defaults.
-    return SecretRecord.model_construct(
-        id=sid,
-        name=name,
-        secret_type=_TYPES[stype],
-        status=_STATUSES[status],
-        encrypted_value=env.ciphertext if env else b"",
-        nonce=env.nonce if env else b"",
-        salt=env.salt if env else b"",
-        metadata=SecretMetadata.model_validate_json(meta),
-        backend=backend,
-        key_id=env.key_id if env else "",
-        deleted_at=maybe_time(deleted_at),
-        purge_after=maybe_time(purge_after),
+    # Rows were validated on the way in: every field is named, so the record is built
+    # without re-validation (Model.trusted).
+    return models.SecretRecord.trusted(
+        {
+            "id": sid,
+            "name": name,
+            "secret_type": _TYPES[stype],
+            "status": _STATUSES[status],
+            "encrypted_value": env.ciphertext if env else b"",
+            "nonce": env.nonce if env else b"",
+            "salt": env.salt if env else b"",
+            "metadata": models.SecretMetadata.model_validate_json(meta),
+            "backend": backend,
+            "key_id": env.key_id if env else "",
+            "deleted_at": maybe_time(deleted_at),
+            "purge_after": maybe_time(purge_after),
+        }
     )
 
 
 def audit_entry_from_row(row: Sequence[Any]) -> AccessLogEntry:
     """An ``AccessLogEntry`` from an ``audit`` row."""
     seq, ts, user, action, sid, sname, ip, ok, reason, prev, h = row
-    return AccessLogEntry(
+    return models.AccessLogEntry(
         seq=seq,
         timestamp=datetime.fromisoformat(ts),
         user=user,

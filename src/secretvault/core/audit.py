@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from secretvault.audit.chain import AuditEvent, ChainReport, verify_chain
 from secretvault.errors import AuditError, SecretVaultError
-from secretvault.models import AccessLogEntry, secret_id_for
+from secretvault.models import secret_id_for
 
 if TYPE_CHECKING:
     from secretvault.backends.base import ControlSession, ControlStore
+    from secretvault.models import AccessLogEntry
 
 FLUSH_EVERY_READS = 256
 FLUSH_EVERY_SECONDS = 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -531,3 +532,33 @@ async def test_create_vault_from_cwd_settings(in_tmp: Path) -> None:
         assert rec.metadata.rotation_days == 30
     finally:
         await vault.shutdown()
+
+
+def test_trusted_record_matches_model_construct_and_validation() -> None:
+    """``Model.trusted`` (the read path's constructor) builds the same instance state as
+    ``model_construct`` and compares equal to a validated record."""
+    meta = SecretMetadata(tags=["db"], description="primary", service="api")
+    fields: dict[str, Any] = {
+        "id": "abc",
+        "name": "db-password",
+        "secret_type": SecretType.DATABASE_PASSWORD,
+        "status": SecretStatus.ACTIVE,
+        "encrypted_value": b"ciphertext-bytes",
+        "nonce": b"n",
+        "salt": b"s",
+        "metadata": meta,
+        "backend": BackendType.LOCAL,
+        "key_id": "k1",
+        "deleted_at": None,
+        "purge_after": None,
+    }
+    trusted = SecretRecord.trusted(dict(fields))
+    constructed = SecretRecord.model_construct(**fields)
+    assert trusted == constructed == SecretRecord.model_validate(fields)
+    for attr in ("__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"):
+        assert getattr(trusted, attr) == getattr(constructed, attr), attr
+    assert trusted.model_dump() == constructed.model_dump()
+    assert "ciphertext-bytes" not in repr(trusted)
+    trusted.metadata.description = "changed"  # still a normal, validating model afterwards
+    with pytest.raises(ValueError):
+        trusted.metadata.rotation_days = 0
