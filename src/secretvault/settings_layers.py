@@ -354,14 +354,39 @@ class LeanStorage:
 
 
 class LeanSettings:
-    """Every ``SecretsConfig`` field's value, as plain Python values (enums as their strings),
-    with attribute access; ``storage`` is a ``LeanStorage``."""
+    """Every ``SecretsConfig`` field's value as plain Python values (enums as their strings):
+    the fields the fast paths read are typed properties, the rest reachable as attributes."""
 
     __slots__ = ("storage", "values")
 
     def __init__(self, values: dict[str, Any], storage: LeanStorage) -> None:
         self.values = values
         self.storage = storage
+
+    @property
+    def default_backend(self) -> str:
+        """The secret store's type (``BackendType`` value)."""
+        return str(self.values["default_backend"])
+
+    @property
+    def storage_path(self) -> str:
+        """The local vault file."""
+        return str(self.values["storage_path"])
+
+    @property
+    def master_key_path(self) -> str:
+        """The master key file."""
+        return str(self.values["master_key_path"])
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        """How long a locked database is waited for."""
+        return int(self.values["busy_timeout_ms"])
+
+    @property
+    def durability(self) -> str:
+        """``normal`` or ``full`` (SQLite synchronous mode)."""
+        return str(self.values["durability"])
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -370,7 +395,7 @@ class LeanSettings:
             raise AttributeError(name) from None
 
     def __repr__(self) -> str:
-        return f"LeanSettings(default_backend={self.values['default_backend']!r}, …)"
+        return f"LeanSettings(default_backend={self.default_backend!r}, …)"
 
 
 def load_lean(

@@ -139,6 +139,24 @@ def active_key_id(path: Path) -> str | None:
     return row[0] if row else None
 
 
+_READ_SQL = (
+    f"SELECT {_SECRET_COLS_S}, v.version, v.ciphertext, v.nonce, v.salt, v.key_id, "
+    "v.created_at, v.created_by, v.stage FROM secrets s LEFT JOIN versions v "
+    "ON v.secret_id = s.id AND v.version = COALESCE(?, s.current_version) "
+    "WHERE s.name = ?"
+)
+
+
+def stored_from_row(row: tuple[Any, ...]) -> StoredVersion | None:
+    """The version part of a ``read_row`` row (None when the version does not exist)."""
+    v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:]
+    if v is None:
+        return None
+    return StoredVersion(
+        v, Envelope(ct, nonce, salt, kid), time_from(created_at), created_by, stage
+    )
+
+
 class LocalTransaction(SqlControlRole):
     """One SQLite transaction, playing both store roles: it is the ``Unit``, its secret
     session and its control session at once, which is how the audit row of an operation
@@ -176,22 +194,21 @@ class LocalTransaction(SqlControlRole):
         self, name: str, version: int | None = None
     ) -> tuple[SecretRecord, StoredVersion | None] | None:
         """Record and one version (default: current) in a single query — the hot read path."""
-        row = self.conn.execute(
-            f"SELECT {_SECRET_COLS_S}, v.version, v.ciphertext, v.nonce, v.salt, v.key_id, "
-            "v.created_at, v.created_by, v.stage FROM secrets s LEFT JOIN versions v "
-            "ON v.secret_id = s.id AND v.version = COALESCE(?, s.current_version) "
-            "WHERE s.name = ?",
-            (version, name),
-        ).fetchone()
+        row = self.read_row(name, version)
         if row is None:
             return None
-        v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:]
-        if v is None:
+        stored = stored_from_row(row)
+        if stored is None:
             return record_from_row(row[:8]), None
-        env = Envelope(ct, nonce, salt, kid)
-        return record_from_row(row[:8], env), StoredVersion(
-            v, env, time_from(created_at), created_by, stage
-        )
+        # A local version always carries our envelope (never a NativeValue).
+        return record_from_row(row[:8], stored.payload), stored  # type: ignore[arg-type]
+
+    def read_row(self, name: str, version: int | None = None) -> tuple[Any, ...] | None:
+        """``read``'s row as it is: the ``SECRET_COLUMNS`` then the version's columns (all
+        None when that version does not exist). The CLI's fast ``get`` reads this, without
+        building the pydantic record."""
+        row: tuple[Any, ...] | None = self.conn.execute(_READ_SQL, (version, name)).fetchone()
+        return row
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         """One stored version; None when it does not exist (or was pruned)."""

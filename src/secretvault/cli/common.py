@@ -49,18 +49,30 @@ class Options:
         return self._config
 
 
+def resolved_flags(flags: dict[str, str]) -> dict[str, str]:
+    """The global flags the fast paths parse themselves (``--app``, ``--settings-dir``,
+    ``--vault-dir``, ``--user``) with the environment's defaults filled in, as typer fills
+    them: ``--vault-dir`` from ``SECRETVAULT_DIR``, ``--user`` from ``SECRETVAULT_USER`` or the
+    login name."""
+    out = dict(flags)
+    vault_dir = flags.get("--vault-dir") or os.environ.get("SECRETVAULT_DIR")
+    if vault_dir:
+        out["--vault-dir"] = vault_dir
+    if "--user" not in out:
+        out["--user"] = os.environ.get("SECRETVAULT_USER") or _login()
+    return out
+
+
 def options_from_flags(flags: dict[str, str]) -> Options:
-    """``Options`` from the global flags the fast paths parse themselves (``--app``,
-    ``--settings-dir``, ``--vault-dir`` or ``SECRETVAULT_DIR``, ``--user``)."""
-    opts = Options(
+    """``Options`` from the fast paths' global flags (``resolved_flags``)."""
+    flags = resolved_flags(flags)
+    vault_dir = flags.get("--vault-dir")
+    return Options(
         app=flags.get("--app", "mahavishnu"),
         settings_dir=Path(flags.get("--settings-dir", "settings")),
+        vault_dir=Path(vault_dir) if vault_dir else None,
+        user=flags["--user"],
     )
-    vault_dir = flags.get("--vault-dir") or os.environ.get("SECRETVAULT_DIR")
-    opts.vault_dir = Path(vault_dir) if vault_dir else None
-    if "--user" in flags:
-        opts.user = flags["--user"]
-    return opts
 
 
 def _login() -> str:

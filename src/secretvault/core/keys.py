@@ -13,7 +13,7 @@ import base64
 import os
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from secretvault.backends.base import NativeValue, StoredVersion
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
@@ -25,16 +25,38 @@ from secretvault.models import utcnow
 if TYPE_CHECKING:
     from secretvault.backends.base import ControlSession, Unit
     from secretvault.backends.stores import Stores
-    from secretvault.config import SecretsConfig
     from secretvault.core.operations import Operations
 
 AUDIT_KEY_ID = "__audit__"  # envelope id of the wrapped audit MAC key
 
 
+class KeySources(Protocol):
+    """Where a master key may come from: ``storage.encryption_key``/``passphrase``."""
+
+    @property
+    def encryption_key(self) -> str | None: ...
+    @property
+    def passphrase(self) -> str | None: ...
+
+
+class KeySettings(Protocol):
+    """The settings ``KeyManager`` reads. ``SecretsConfig`` is one; the CLI's fast ``get``
+    passes ``settings_layers.LeanSettings`` (no pydantic on that path)."""
+
+    @property
+    def master_key_path(self) -> str: ...
+    @property
+    def storage_path(self) -> str: ...
+    @property
+    def busy_timeout_ms(self) -> int: ...
+    @property
+    def storage(self) -> KeySources: ...
+
+
 class KeyManager:
     """The master key and the audit MAC key of one open vault."""
 
-    def __init__(self, config: SecretsConfig, *, native: bool = False) -> None:
+    def __init__(self, config: KeySettings, *, native: bool = False) -> None:
         """``native``: the secret store encrypts values itself, so versions are stored as
         ``NativeValue`` (our envelope would make them unreadable to other tools)."""
         self.config = config
