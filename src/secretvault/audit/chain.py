@@ -64,12 +64,13 @@ class AuditEvent:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def canonical(entry: Chained) -> bytes:
-    """Stable byte form of the fields the chain protects."""
+def canonical(entry: Chained, ts: str | None = None) -> bytes:
+    """Stable byte form of the fields the chain protects. ``ts``: the timestamp's ISO text
+    when the caller has it already (it stores the same text)."""
     return _ENCODE(
         [
             entry.seq,
-            entry.timestamp.isoformat(),
+            ts if ts is not None else entry.timestamp.isoformat(),
             entry.user,
             entry.action,
             entry.secret_id,
@@ -93,9 +94,9 @@ def _mac(key: bytes, message: bytes) -> str:
     return mac.hexdigest()
 
 
-def seal(key: bytes, prev_hash: str, entry: Chained) -> str:
-    """The hash of ``entry`` chained to ``prev_hash``."""
-    return _mac(key, prev_hash.encode() + b"|" + canonical(entry))
+def seal(key: bytes, prev_hash: str, entry: Chained, ts: str | None = None) -> str:
+    """The hash of ``entry`` chained to ``prev_hash`` (``ts``: see ``canonical``)."""
+    return _mac(key, prev_hash.encode() + b"|" + canonical(entry, ts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,10 @@ def verify_chain(
         prev_seq, prev_hash = entry.seq, entry.entry_hash
     if head is not None:
         seq, h, mac = head
+        if not mac:
+            return ChainReport(
+                False, n, seq + 1, f"entries after {seq} are missing (it carries no head MAC)"
+            )
         if not hmac.compare_digest(head_mac(key, seq, h), mac):
             return ChainReport(False, n, seq, "the recorded head was altered")
         if (prev_seq, prev_hash) != (seq, h):

@@ -32,10 +32,16 @@ async def _populate(vault: SecretVault) -> None:
     await vault.get_secret("a", user="dave", source_ip="10.0.0.4")
 
 
+#: An entry's columns (the newest row also carries the head MAC, ``head``).
+ENTRY_COLUMNS = (
+    "seq, ts, user, action, secret_id, secret_name, source_ip, success, reason, prev_hash, hash"
+)
+
+
 def _rows(vault: SecretVault) -> list[tuple]:
     conn = raw_db(vault)
     try:
-        return conn.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+        return conn.execute(f"SELECT {ENTRY_COLUMNS} FROM audit ORDER BY seq").fetchall()
     finally:
         conn.close()
 
@@ -246,7 +252,7 @@ async def test_tamper_insert_forged_row(vault: SecretVault) -> None:
         last_hash,
         "f" * 64,
     )
-    _exec(vault, ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)", forged))
+    _exec(vault, (f"INSERT INTO audit({ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", forged))
     report = await vault.verify_audit()
     assert not report.ok and report.first_bad_seq == last_seq + 1
 
@@ -261,7 +267,7 @@ async def test_tamper_insert_copied_row_in_middle(vault: SecretVault) -> None:
         vault,
         ("UPDATE audit SET seq = seq + 1000 WHERE seq > ?", (k,)),
         ("UPDATE audit SET seq = seq - 999 WHERE seq > 1000", ()),
-        ("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?,?)", copy),
+        (f"INSERT INTO audit({ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", copy),
     )
     report = await vault.verify_audit()
     assert not report.ok and report.first_bad_seq == k + 1
@@ -462,3 +468,73 @@ async def test_audit_disabled_writes_nothing(open_vault) -> None:
     await vault.store_secret(SecretType.API_KEY, "quiet", "value-1234567890")
     await vault.get_secret("quiet")
     assert _rows(vault) == []
+
+
+async def test_tamper_forged_row_with_the_head_moved_onto_it(vault: SecretVault) -> None:
+    """Appending a row and moving the real head MAC onto it does not pass: the MAC binds the
+    head to its own seq and hash."""
+    await _populate(vault)
+    rows = _rows(vault)
+    last_seq, last_hash = rows[-1][0], rows[-1][-1]
+    forged = (last_seq + 1, *rows[-1][1:9], last_hash, "e" * 64)
+    _exec(
+        vault,
+        (f"INSERT INTO audit({ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", forged),
+        (
+            "UPDATE audit SET head = (SELECT head FROM audit WHERE seq = ?) WHERE seq = ?",
+            (last_seq, last_seq + 1),
+        ),
+        ("UPDATE audit SET head = NULL WHERE seq = ?", (last_seq,)),
+    )
+    report = await vault.verify_audit()
+    assert not report.ok and report.first_bad_seq == last_seq + 1
+
+
+async def test_only_the_newest_row_carries_the_head(vault: SecretVault) -> None:
+    await _populate(vault)
+    conn = raw_db(vault)
+    try:
+        heads = conn.execute("SELECT seq FROM audit WHERE head IS NOT NULL").fetchall()
+        last = conn.execute("SELECT max(seq) FROM audit").fetchone()[0]
+    finally:
+        conn.close()
+    assert heads == [(last,)]
+
+
+@pytest.mark.parametrize("cut_tail", [False, True])
+async def test_schema_v2_head_row_migrates_onto_the_newest_entry(
+    open_vault, cut_tail: bool
+) -> None:
+    """A v2 vault kept the head as a meta row; opening it moves the MAC onto the audit row it
+    names. A tail cut while the vault was v2 stays detected after the migration."""
+    vault = await open_vault()
+    await _populate(vault)
+    await vault.shutdown()
+    conn = raw_db(vault)
+    try:  # turn the file back into schema v2's shape
+        seq, h, mac = conn.execute(
+            "SELECT seq, hash, head FROM audit WHERE head IS NOT NULL"
+        ).fetchone()
+        conn.execute("ALTER TABLE audit DROP COLUMN head")
+        conn.execute("INSERT INTO meta VALUES ('audit_head', ?)", (f"{seq}:{h}:{mac}",))
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        if cut_tail:
+            conn.execute("DELETE FROM audit WHERE seq = ?", (seq,))
+        conn.commit()
+    finally:
+        conn.close()
+    again = await open_vault()
+    report = await again.verify_audit()
+    assert report.ok is not cut_tail
+    if cut_tail:
+        assert "missing" in report.reason
+    conn = raw_db(again)
+    try:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert int(version[0]) == 3
+        assert conn.execute("SELECT 1 FROM meta WHERE key = 'audit_head'").fetchone() is None
+    finally:
+        conn.close()
+    if not cut_tail:
+        await again.get_secret("a", user="after-migration")
+        assert (await again.verify_audit()).ok
