@@ -168,6 +168,20 @@ async def test_restore_backup_made_under_another_key(tmp_path: Path, open_vault)
         await vault.get_secret("foreign")
 
 
+async def test_a_server_vault_is_never_restored_by_replacing_a_local_file(
+    tmp_path: Path,
+) -> None:
+    from secretvault.errors import ConfigurationError
+    from secretvault.restore import restore_unopenable_vault
+
+    source = tmp_path / "vault.pgdump"
+    source.write_bytes(b"PGDMP")
+    cfg = make_config(tmp_path, default_backend="postgres", postgres_dsn="postgresql://h/db")
+    with pytest.raises(ConfigurationError, match="only a local vault file"):
+        await restore_unopenable_vault(cfg, source)
+    assert not Path(cfg.storage_path).parent.exists()  # no SQLite vault appeared in its place
+
+
 # -- rekey -------------------------------------------------------------------------------------
 
 
