@@ -156,6 +156,17 @@ async def prepare_restore(
     return scratch
 
 
+async def adopt_restored_keys(ops: Operations) -> None:
+    """Load the keys of the contents a restore just put in place into the open vault.
+
+    The audit chain continues from the backup's head under the backup's MAC key, which is
+    another one when the backup comes from another vault under the same master key (a vault
+    re-created with ``init`` after the database was lost): entries sealed, or a chain
+    verified, with the key from before the restore would not verify."""
+    await ops.keys.load(ops.stores)
+    ops.audit.key = ops.keys.audit_key
+
+
 def discard_scratch(scratch: Path) -> None:
     """Remove a scratch copy (with its WAL and shared-memory files) once it was used."""
     remove_database(scratch)
@@ -266,9 +277,6 @@ async def load_dump(
             await rewrap_vault(old, ops.keys.key, user)
         finally:
             await old.stores.close()
-    # The audit chain now continues from the dump's head, under the dump's MAC key (another
-    # one when the dump comes from another vault under the same master key): reload it.
-    await ops.keys.load(ops.stores)
-    ops.audit.key = ops.keys.audit_key
+    await adopt_restored_keys(ops)
     async with ops.unit() as unit:
         await ops.audit.append(unit.control, "restore", user, None, reason=f"{source.name}; {note}")

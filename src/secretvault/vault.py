@@ -823,7 +823,13 @@ class SecretVault:
         ``backups/``). A local vault takes a ``.db`` backup; a vault in PostgreSQL takes a
         ``.pgdump`` (``pg_restore`` in one transaction). Returns the safety backup's path.
         """
-        from secretvault.restore import check_dump, discard_scratch, load_dump, prepare_restore
+        from secretvault.restore import (
+            adopt_restored_keys,
+            check_dump,
+            discard_scratch,
+            load_dump,
+            prepare_restore,
+        )
 
         ops = self.ops
         store = self._backup_store("restore")
@@ -841,6 +847,7 @@ class SecretVault:
                 store.restore_from(scratch)
             finally:
                 discard_scratch(scratch)
+            await adopt_restored_keys(ops)
         ops.cache.clear()
         ops.access.invalidate()
         return safety

@@ -187,6 +187,29 @@ async def test_backups_in_the_default_folder_keep_backup_retention(
         await vault.shutdown()
 
 
+async def test_after_losing_the_database_init_then_restore_brings_the_vault_back(
+    pg_config: SecretsConfig,
+) -> None:
+    value = _value("dr")
+    vault = SecretVault(pg_config)
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "dr", value)
+    backup = await vault.backup()
+    await vault.shutdown()
+    await _drop_schema(pg_config)  # the database is gone; the dump and the key file are kept
+
+    fresh = SecretVault(pg_config)
+    await fresh.initialize()  # `secretvault init`: an empty schema, under the same key
+    try:
+        with pytest.raises(SecretNotFoundError):
+            await fresh.get_secret("dr")
+        await fresh.restore(backup)
+        assert (await fresh.get_secret("dr"))[0] == value
+        assert (await fresh.verify_audit()).ok
+    finally:
+        await fresh.shutdown()
+
+
 async def test_a_dump_under_another_master_key_is_refused_before_anything_changes(
     pg_config: SecretsConfig, tmp_path: Path
 ) -> None:
