@@ -39,9 +39,6 @@ from secretvault.errors import (
 #: File name ending of a PostgreSQL backup (``vault-<UTC time>.pgdump``).
 DUMP_SUFFIX = ".pgdump"
 
-#: libpq parameters that are secrets: never on a command line, never in a message.
-_SECRET_PARAMS = ("password", "sslpassword")
-
 #: How long the tools wait for the server to answer a connection when the DSN does not say
 #: (libpq's default is to wait for ever); the same 10 s the store's own connections use.
 _CONNECT_TIMEOUT = "10"
@@ -76,7 +73,8 @@ class _Connection:
                 hint="use a client key without a passphrase (mode 0600), or run pg_dump yourself",
             )
         password = info.pop("password", None)
-        self.secrets = [s for s in (str(password or ""), dsn) if s]
+        inherited = os.environ.get("PGPASSWORD", "")
+        self.secrets = [s for s in (str(password or ""), inherited, dsn) if s]
         self.conninfo = make_conninfo("", **{k: v for k, v in info.items() if v is not None})
         self.env = dict(os.environ)
         self.env.setdefault("PGCONNECT_TIMEOUT", _CONNECT_TIMEOUT)
@@ -120,8 +118,9 @@ def _failure(
         wanted = f"postgresql-client-{found.group(1)}" if found else "postgresql-client-<N>"
         return ConfigurationError(
             message,
-            hint=f"{name} must be of the server's major version or newer: apt-get install "
-            f"{wanted}, and put its bin directory (/usr/lib/postgresql/<N>/bin) first on PATH",
+            hint=f"{name} must be of the server's major version (and of the pg_dump that "
+            f"wrote the file) or newer: apt-get install {wanted}, and put its bin directory "
+            "(/usr/lib/postgresql/<N>/bin) first on PATH",
         )
     if "password authentication failed" in low or "no password supplied" in low:
         hint = "check the password of postgres_dsn (or PGPASSWORD / ~/.pgpass)"
@@ -222,7 +221,9 @@ def check_archive(source: Path, schema: str) -> None:
     """Raise unless ``source`` is a pg_dump archive holding this vault's schema (its key ring),
     checked with ``pg_restore --list`` (reads the file only, connects nowhere)."""
     try:
-        toc = _run("pg_restore", ["--list", str(source)], None, what="read it", changed="")
+        toc = _run(
+            "pg_restore", ["--list", str(source)], None, what=f"read {source.name}", changed=""
+        )
     except BackendUnavailableError:
         raise _not_a_backup(source, "not a pg_dump archive in custom format") from None
     schemas = {m.group(1) for m in map(_TOC_TABLE_DATA.match, toc.splitlines()) if m}
