@@ -22,6 +22,7 @@ from secretvault.audit.chain import AuditEvent, ChainReport
 from secretvault.backends.base import (
     STAGE_CURRENT,
     STAGE_PENDING,
+    DumpableStore,
     FileBackedStore,
     SecretFilter,
     Unit,
@@ -756,12 +757,24 @@ class SecretVault:
         return isinstance(self.ops.stores.control, FileBackedStore)
 
     def _file_store(self, what: str) -> FileBackedStore:
-        """The store as a file this process can copy (backup, restore, integrity)."""
+        """The store as a file this process can copy (the integrity check)."""
         store = self.ops.stores.control
         if not isinstance(store, FileBackedStore):
             raise ConfigurationError(
-                f"{what} copies the vault's database file; backend "
+                f"{what} reads the vault's database file; backend "
                 f"{self.config.default_backend.value!r} is served by a server",
+                hint="use that server's own checks",
+            )
+        return store
+
+    def _backup_store(self, what: str) -> FileBackedStore | DumpableStore:
+        """The store that keeps the vault (the control store: key ring and audit trail) as
+        something ``backup``/``restore`` can copy: a file, or a server that dumps itself."""
+        store = self.ops.stores.control
+        if not isinstance(store, FileBackedStore | DumpableStore):
+            raise ConfigurationError(
+                f"{what} copies the vault's database; the store that keeps this vault's key "
+                "ring and audit trail can neither be copied as a file nor dump itself",
                 hint="use that server's own backup tooling",
             )
         return store
@@ -771,46 +784,70 @@ class SecretVault:
         return self._file_store("the integrity check").integrity_check()
 
     async def backup(self, destination: str | Path | None = None, user: str = "system") -> Path:
-        """Consistent online copy into ``data/secrets/backups/`` (retention: backup_retention)."""
+        """A consistent online backup of the vault; audited.
+
+        A local vault is copied with SQLite's backup API (``vault-<UTC time>.db``); a vault in
+        PostgreSQL is dumped with ``pg_dump`` of its schema (``vault-<UTC time>.pgdump``; with
+        ``audit_backend: postgres`` that is the key ring, grants and audit trail, the values
+        staying in their own server). Default place: ``backups/`` beside ``storage_path``,
+        where the newest ``backup_retention`` are kept. The file is mode 0600.
+        """
         ops = self.ops
-        store = self._file_store("backup")
+        store = self._backup_store("backup")
         await ops.admin_gate("backup", user)
-        target = Path(destination) if destination else self._backup_path()
+        suffix = _backup_suffix(store)
+        target = Path(destination) if destination else self._backup_path(suffix)
         await ops.audit.flush(force=True)
-        store.backup_to(target)
+        if isinstance(store, DumpableStore):
+            await store.dump_to(target)
+        else:
+            store.backup_to(target)
         async with ops.unit() as unit:
             await ops.audit.append(unit.control, "backup", user, None, reason=target.name)
-        folder = self._backup_path().parent
+        folder = self._backup_path(suffix).parent
         if target.parent == folder:
-            for path in sorted(folder.glob("vault-*.db"))[: -self.config.backup_retention]:
+            for path in sorted(folder.glob(f"vault-*{suffix}"))[: -self.config.backup_retention]:
                 path.unlink()
         return target
 
-    def _backup_path(self) -> Path:
-        """Where the next automatic backup goes: ``backups/vault-<UTC time>.db``."""
+    def _backup_path(self, suffix: str = ".db") -> Path:
+        """Where the next automatic backup goes: ``backups/vault-<UTC time><suffix>``."""
         folder = Path(self.config.storage_path).parent / "backups"
-        return folder / f"vault-{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}.db"
+        return folder / f"vault-{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}{suffix}"
 
     async def restore(self, source: str | Path, user: str = "system") -> Path:
-        """Replace the vault's contents with a backup (verified first, see ``restore.py``).
+        """Replace the vault's contents with a backup, checked first (see ``restore.py``).
 
         The current contents are saved as a backup first, so a restore loses nothing; a backup
-        made before a rekey is brought under the current key.
+        made before a rekey is brought under the current key (its retired key must be in
+        ``backups/``). A local vault takes a ``.db`` backup; a vault in PostgreSQL takes a
+        ``.pgdump`` (``pg_restore`` in one transaction). Returns the safety backup's path.
         """
-        from secretvault.restore import discard_scratch, prepare_restore
+        from secretvault.restore import (
+            adopt_restored_keys,
+            check_dump,
+            discard_scratch,
+            load_dump,
+            prepare_restore,
+        )
 
         ops = self.ops
-        store = self._file_store("restore")
+        store = self._backup_store("restore")
         await ops.admin_gate("restore", user)
-        safety = self._backup_path()
-        scratch = await prepare_restore(
-            self.config, source, user=user, note=f"previous state saved as {safety.name}"
-        )
-        try:
-            await self.backup(safety, user=user)  # only once the backup proved restorable
-            store.restore_from(scratch)
-        finally:
-            discard_scratch(scratch)
+        safety = self._backup_path(_backup_suffix(store))
+        note = f"previous state saved as {safety.name}"
+        if isinstance(store, DumpableStore):
+            retired = await check_dump(self.config, store, source)
+            await self.backup(safety, user=user)  # only once the dump proved restorable
+            await load_dump(self.config, ops, store, Path(source), retired, user=user, note=note)
+        else:
+            scratch = await prepare_restore(self.config, source, user=user, note=note)
+            try:
+                await self.backup(safety, user=user)  # only once the backup proved restorable
+                store.restore_from(scratch)
+            finally:
+                discard_scratch(scratch)
+            await adopt_restored_keys(ops)
         ops.cache.clear()
         ops.access.invalidate()
         return safety
@@ -838,6 +875,11 @@ class SecretVault:
             ops.keys.adopt(files.swap_in(old))
         ops.cache.clear()
         return new.key_id
+
+
+def _backup_suffix(store: FileBackedStore | DumpableStore) -> str:
+    """The file name ending of ``store``'s backups (``.db`` for a copied SQLite file)."""
+    return store.dump_suffix if isinstance(store, DumpableStore) else ".db"
 
 
 async def _purge(unit: Unit, record: SecretRecord) -> bool:

@@ -351,7 +351,8 @@ class SharedStore(SecretStore, ControlStore, Protocol):
 class FileBackedStore(Protocol):
     """A store that is a file this process can copy: online backup, restore, integrity check.
 
-    Stores served by a server (PostgreSQL, Vault, AWS, Azure) have their own backup tools."""
+    A store a server keeps is backed up by that server's tools: PostgreSQL dumps itself
+    (``DumpableStore``); Vault, AWS and Azure are the operator's to back up."""
 
     path: Path
 
@@ -360,6 +361,41 @@ class FileBackedStore(Protocol):
     def backup_to(self, target: Path) -> Path: ...
 
     def restore_from(self, source: Path) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DumpKeys:
+    """What a dump says about the master key it was written under, read before it is loaded:
+    its key ring (active key first, as ``ControlSession.keys``) and the passphrase KDF salt
+    (``meta``'s ``kdf_salt``; None when the vault's key is not a passphrase)."""
+
+    ring: list[KeyInfo]
+    kdf_salt: str | None = None
+
+
+@runtime_checkable
+class DumpableStore(Protocol):
+    """A server-backed store that can dump its own data to a file and load such a dump back
+    with the server's tools (PostgreSQL: ``pg_dump``/``pg_restore`` of the vault's schema).
+
+    Where ``FileBackedStore`` copies a database file, this one asks the server; ``backup`` and
+    ``restore`` in the facade dispatch on which of the two the control store is."""
+
+    #: The file name ending of a dump (``.pgdump``): backup file names and retention use it.
+    dump_suffix: str
+
+    async def dump_to(self, target: Path) -> Path:
+        """Write a dump of the store into the new file ``target`` (mode 0600)."""
+        ...
+
+    async def read_dump_keys(self, source: Path) -> DumpKeys:
+        """Check that ``source`` is a dump of this store's data and return its key ring,
+        without loading anything (``SecretDecryptionError`` when it is not such a dump)."""
+        ...
+
+    async def restore_dump(self, source: Path) -> None:
+        """Replace the store's data with the dump's, in one transaction of the server's."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,18 +25,23 @@ Storage decisions, written down once:
 - The change counter is a sequence (``nextval`` takes no row lock and is never rolled back; a
   rolled-back change only costs a spurious cache refresh).
 - Timestamps are ISO text in UTC, as in the local store (``backends/rows.py``).
+- Backups are ``pg_dump``/``pg_restore`` of the schema, driven by ``backends/pg_backup.py``
+  (``dump_to``, ``read_dump_keys``, ``restore_dump``: the ``DumpableStore`` capability).
 - Connection failures become ``BackendUnavailableError`` naming host and port (never the
   password); the pool reconnects by itself once the server is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
-from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures
+from secretvault.backends import pg_backup
+from secretvault.backends.base import DumpKeys, SecretFilter, StoredVersion, StoreFeatures
 from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
@@ -674,6 +679,35 @@ class PostgresBackend:
         async with self.unit() as tx:
             return await tx._anchor()
 
+    # -- backup and restore: pg_dump / pg_restore of the schema (backends/pg_backup.py) -----
+
+    dump_suffix = pg_backup.DUMP_SUFFIX
+
+    async def dump_to(self, target: Path) -> Path:
+        """``pg_dump`` of this vault's schema into the new 0600 file ``target``."""
+        return await asyncio.to_thread(pg_backup.dump_schema, self.dsn, self.schema, target)
+
+    async def read_dump_keys(self, source: Path) -> DumpKeys:
+        """The key ring of a dump of this schema (``SecretDecryptionError`` if it is none)."""
+        return await asyncio.to_thread(pg_backup.read_dump_keys, source, self.schema)
+
+    async def restore_dump(self, source: Path) -> None:
+        """Replace the schema's contents with a dump's, in one server transaction."""
+        before = await self.generation()
+        await asyncio.to_thread(pg_backup.restore_schema, self.dsn, self.schema, source)
+        # The dump brings back its own, older change counter: move it past both histories, or
+        # a host whose cache saw a value of the counter the restored one reaches again would
+        # keep serving entries from before the restore.
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute(
+                    f"SELECT setval('{self.schema}.generation', GREATEST(%s, "
+                    f"(SELECT last_value FROM {self.schema}.generation)) + 1)",
+                    (before,),
+                )
+        except Exception as exc:
+            raise _mapped(exc, self.where) from None
+
 
 def _where(dsn: str) -> str:
     """host:port/dbname of a DSN, for messages (never user or password)."""
@@ -701,9 +735,16 @@ def postgres_store(config: SecretsConfig) -> PostgresBackend:
 
 
 if TYPE_CHECKING:
-    from secretvault.backends.base import ControlSession, SecretSession, SharedStore, Unit
+    from secretvault.backends.base import (
+        ControlSession,
+        DumpableStore,
+        SecretSession,
+        SharedStore,
+        Unit,
+    )
 
     _as_store: type[SharedStore] = PostgresBackend
+    _as_dumpable: type[DumpableStore] = PostgresBackend
     _as_unit: type[Unit] = PostgresTransaction
     _as_secret_session: type[SecretSession] = PostgresTransaction
     _as_control_session: type[ControlSession] = PostgresTransaction

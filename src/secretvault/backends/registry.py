@@ -122,6 +122,15 @@ def build_stores(config: SecretsConfig) -> Stores:
     return Stores(secrets, build_control_store(config))
 
 
+def control_backend(config: SecretsConfig) -> BackendType:
+    """The backend that keeps ``config``'s control role (key ring, audit trail): the secret
+    store itself when it plays both roles, else the one ``audit_backend`` names. Lets a caller
+    tell a vault that is a local file from one a server keeps, without opening it."""
+    if spec_for(config.default_backend).control:
+        return config.default_backend
+    return config.audit_backend
+
+
 def build_control_store(config: SecretsConfig) -> ControlStore:
     """The control store ``audit_backend`` names, for a secret store without one."""
     audit = config.audit_backend

@@ -37,16 +37,36 @@ def cmd_init(ctx: typer.Context) -> None:
 def cmd_backup(
     ctx: typer.Context,
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Target file [default: data/secrets/backups/vault-<time>.db]."
+        None,
+        "--output",
+        "-o",
+        help="Target file, never overwritten, written mode 0600 (default: "
+        "data/secrets/backups/vault-<time>.db, or .pgdump on PostgreSQL).",
     ),
     list_only: bool = typer.Option(False, "--list", help="List existing backups instead."),
     as_json: bool = json_option(),
 ) -> None:
-    """Consistent online backup (SQLite backup API); keeps the last backup_retention copies."""
+    """Consistent online backup of the vault; keeps the last backup_retention copies.
+
+    Local vault (SQLite): a copy made with SQLite's backup API, vault-<time>.db.
+
+    PostgreSQL: pg_dump --format=custom --no-owner of postgres_schema,
+    vault-<time>.pgdump (the whole vault with default_backend: postgres; the
+    key ring, grants and audit trail with audit_backend: postgres). Needs
+    pg_dump of the server's major version or newer (Debian: postgresql-client).
+    The password reaches pg_dump only through its environment, never argv.
+    For high availability and point-in-time recovery use PostgreSQL's own
+    replication and WAL archiving (docs/multi-host.md, "Backups").
+
+    A backup holds only ciphertext: back up the master key separately.
+    """
     opts = options(ctx)
     if list_only:
         folder = Path(guard(opts, opts.config).storage_path).parent / "backups"
-        found = [(p, p.stat().st_size) for p in sorted(folder.glob("vault-*.db"))]
+        found = [
+            (p, p.stat().st_size)
+            for p in sorted([*folder.glob("vault-*.db"), *folder.glob("vault-*.pgdump")])
+        ]
         if as_json:
             echo_json([{"path": str(p.resolve()), "bytes": n} for p, n in found])
             return

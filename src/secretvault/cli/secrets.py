@@ -277,11 +277,27 @@ def cmd_restore(
     ctx: typer.Context,
     name: str | None = typer.Argument(None, help="Secret to restore from pending deletion."),
     from_backup: Path | None = typer.Option(
-        None, "--from-backup", help="Restore the whole vault from this backup file instead."
+        None,
+        "--from-backup",
+        help="Restore the whole vault from this file of `secretvault backup` instead "
+        "(.db for a local vault, .pgdump on PostgreSQL).",
     ),
     yes: bool = typer.Option(False, "--yes", "-y"),
 ) -> None:
-    """Restore a soft-deleted secret, or the whole vault from a backup (current state saved)."""
+    """Restore a soft-deleted secret, or the whole vault from a backup (current state saved).
+
+    --from-backup checks the backup first: it must open under this vault's
+    master key (or a retired key that rekey kept in backups/). Then the
+    current state is saved as a new backup, so nothing is lost.
+
+    Local vault: the .db copy replaces the database, also when the database is
+    too damaged to open.
+
+    PostgreSQL: pg_restore --clean --if-exists --no-owner --single-transaction
+    of the .pgdump into postgres_schema; every host sees the old contents or
+    the new ones. The server must be reachable (on a new, empty database run
+    `secretvault init` first) and the role must own the schema's tables.
+    """
     user = options(ctx).user
     if (name is None) == (from_backup is None):
         raise fail("give either a secret NAME or --from-backup FILE", 2)
@@ -296,10 +312,21 @@ def cmd_restore(
         await vault.restore_secret(name, user=user)
         return f"restored {name}"
 
-    if from_backup is not None and not _vault_opens(ctx):
+    if from_backup is not None and _is_local_file(ctx) and not _vault_opens(ctx):
         typer.echo(_restore_damaged(ctx, from_backup), err=True)
         return
     typer.echo(run(ctx, go), err=True)
+
+
+def _is_local_file(ctx: typer.Context) -> bool:
+    """True when the vault is a local SQLite file: only then can a vault that does not open be
+    restored by replacing the file (a server's vault must be reachable to be restored)."""
+    from secretvault.backends.registry import control_backend
+    from secretvault.cli.common import guard
+    from secretvault.models import BackendType
+
+    opts = options(ctx)
+    return guard(opts, lambda: control_backend(opts.config())) == BackendType.LOCAL
 
 
 def _vault_opens(ctx: typer.Context) -> bool:

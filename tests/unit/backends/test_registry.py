@@ -109,3 +109,15 @@ def test_audit_backend_chooses_the_control_store_of_a_store_without_one(
     with pytest.raises(ConfigurationError, match="cannot keep the audit trail"):
         build_stores(cfg.model_copy(update={"audit_backend": BackendType.AZURE_KEY_VAULT}))
     sys.modules.pop("plugin_store2", None)
+
+
+def test_control_backend_names_where_the_key_ring_and_audit_trail_live(tmp_path: Path) -> None:
+    def where(backend: BackendType, audit: BackendType = BackendType.LOCAL) -> BackendType:
+        cfg = _config(tmp_path, backend).model_copy(update={"audit_backend": audit})
+        return registry.control_backend(cfg)
+
+    assert where(BackendType.LOCAL) == BackendType.LOCAL
+    assert where(BackendType.POSTGRES) == BackendType.POSTGRES  # plays both roles
+    assert where(BackendType.POSTGRES, BackendType.LOCAL) == BackendType.POSTGRES
+    assert where(BackendType.VAULT) == BackendType.LOCAL
+    assert where(BackendType.AWS_SECRETS_MANAGER, BackendType.POSTGRES) == BackendType.POSTGRES

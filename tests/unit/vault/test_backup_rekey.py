@@ -168,6 +168,45 @@ async def test_restore_backup_made_under_another_key(tmp_path: Path, open_vault)
         await vault.get_secret("foreign")
 
 
+async def test_after_losing_the_database_init_then_restore_keeps_the_chain_verifiable(
+    tmp_path: Path,
+) -> None:
+    # The re-created vault has an audit MAC key of its own; the restored one brings its own
+    # back, and entries written after the restore must be sealed with that one.
+    cfg = make_config(tmp_path)
+    vault = SecretVault(cfg)
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "dr", "value-dr-1234567890")
+    backup = await vault.backup(tmp_path / "kept.db")
+    await vault.shutdown()
+    for part in ("", "-wal", "-shm"):
+        Path(cfg.storage_path + part).unlink(missing_ok=True)
+
+    fresh = SecretVault(cfg)
+    await fresh.initialize()  # `secretvault init`: an empty vault under the same key file
+    try:
+        await fresh.restore(backup)
+        assert (await fresh.get_secret("dr"))[0] == "value-dr-1234567890"
+        report = await fresh.verify_audit()
+        assert report.ok, report
+    finally:
+        await fresh.shutdown()
+
+
+async def test_a_server_vault_is_never_restored_by_replacing_a_local_file(
+    tmp_path: Path,
+) -> None:
+    from secretvault.errors import ConfigurationError
+    from secretvault.restore import restore_unopenable_vault
+
+    source = tmp_path / "vault.pgdump"
+    source.write_bytes(b"PGDMP")
+    cfg = make_config(tmp_path, default_backend="postgres", postgres_dsn="postgresql://h/db")
+    with pytest.raises(ConfigurationError, match="only a local vault file"):
+        await restore_unopenable_vault(cfg, source)
+    assert not Path(cfg.storage_path).parent.exists()  # no SQLite vault appeared in its place
+
+
 # -- rekey -------------------------------------------------------------------------------------
 
 
