@@ -248,7 +248,7 @@ class SecretVault:
             if hit is not None:
                 return hit
         err: SecretVaultError | None = None
-        generation = await ops.cache.generation()
+        generation = await ops.cache.generation() if ops.cache.enabled else -1
         # A failed read is audited in the same unit, which commits: the failure entry and an
         # expiry noticed on the way (status EXPIRED) are kept, as the denial must be.
         async with ops.unit() as unit:
