@@ -35,6 +35,7 @@ from secretvault.core.audit import AuditWriter
 from secretvault.core.cache import ReadCache
 from secretvault.core.keys import KeyManager, rewrap_vault
 from secretvault.core.operations import Operations, argument, failure_reason, is_past
+from secretvault.crypto.envelope import forget_data_keys
 from secretvault.crypto.keys import MasterKey
 from secretvault.errors import (
     AuthorizationError,
@@ -139,6 +140,7 @@ class SecretVault:
                 await ops.audit.flush(force=True)
             finally:
                 ops.cache.clear()
+                forget_data_keys()
                 await ops.stores.close()
 
     async def __aenter__(self) -> SecretVault:

@@ -66,6 +66,12 @@ def _dek(master: MasterKey, salt: bytes, secret_id: str) -> AESGCM:
     return AESGCM(hkdf.derive(master.material))
 
 
+def forget_data_keys() -> None:
+    """Drop every cached data key (a vault's shutdown). Python cannot overwrite the key bytes
+    an ``AESGCM`` object holds; dropping the last reference is what it offers."""
+    _dek.cache_clear()
+
+
 def associated_data(secret_id: str, version: int, key_id: str) -> bytes:
     """The bytes GCM authenticates alongside the ciphertext."""
     return f"{secret_id}|{version}|{key_id}".encode()

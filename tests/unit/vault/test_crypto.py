@@ -263,3 +263,15 @@ def test_key_id_is_stable_and_distinct() -> None:
     raw = os.urandom(32)
     assert MasterKey(raw).key_id == MasterKey(raw).key_id
     assert MasterKey(raw).key_id != MasterKey(os.urandom(32)).key_id
+
+
+async def test_shutdown_drops_the_cached_data_keys(open_vault) -> None:
+    """Per-version data keys are cached for speed while a vault is open, dropped at shutdown."""
+    from secretvault.crypto import envelope
+
+    vault = await open_vault()
+    await vault.store_secret("api_key", "cached-key-test", "value-1234567890")
+    await vault.get_secret("cached-key-test")
+    assert envelope._dek.cache_info().currsize > 0
+    await vault.shutdown()
+    assert envelope._dek.cache_info().currsize == 0
