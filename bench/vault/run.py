@@ -13,7 +13,8 @@ What one run measures, every operation timed individually with ``time.perf_count
 * secretvault ``store_secret`` (new names) and ``update_secret`` (new versions)
 * OpenBao KV v2 read and write through hvac against a dev server this script starts and stops
 * whole-process ``secretvault --vault-dir DIR get NAME`` wall time (subprocess; hyperfine too
-  when installed)
+  when installed), interleaved run by run with a bare ``python -c pass`` and OpenBao's own
+  ``bao kv get -field=value`` against the same dev server
 
 All secretvault operations of a run share one asyncio loop. Values are 64-byte strings
 (``secrets.token_hex(32)``). Results go to ``bench/vault/results-<date>.json``; a markdown table
