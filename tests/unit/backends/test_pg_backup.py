@@ -107,10 +107,10 @@ def test_pg_restore_gets_the_password_only_in_its_environment(
 def test_a_password_from_the_environment_is_passed_on_unchanged(
     fake_tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")  # secretvault:allow (test fixture)
     pg_backup.dump_schema("host=db port=5432 user=u dbname=d", "secretvault", tmp_path / "d")
     [call] = _calls(fake_tools)
-    assert call["env"]["PGPASSWORD"] == "from-the-environment"  # type: ignore[index]
+    assert call["env"]["PGPASSWORD"] == "from-the-environment"  # type: ignore[index]  secretvault:allow
 
 
 def test_missing_pg_dump_names_the_debian_package(

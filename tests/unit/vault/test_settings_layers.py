@@ -76,6 +76,10 @@ def test_fields_table_mirrors_secrets_config() -> None:
 
 
 # Each layer option: (YAML/env mapping, plain?). Plain ones must be accepted by the lean loader.
+# Fixture values only; they look like secrets on purpose.
+TEST_KEY = "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0="  # secretvault:allow
+PASSPHRASE = "p4ss-phrase-x"  # secretvault:allow
+
 COMMITTED = [
     ({}, True),
     ({"storage_path": "c/vault.db", "rotation_days": 30, "rbac_enabled": True}, True),
@@ -123,7 +127,7 @@ def _write(folder: Path, name: str, section: dict[str, Any]) -> None:
 def test_lean_equals_load_config_over_layer_combinations(
     committed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SV_TEST_KEY", "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0=")
+    monkeypatch.setenv("SV_TEST_KEY", TEST_KEY)
     c_section, c_plain = COMMITTED[committed]
     _write(tmp_path, "mahavishnu.yaml", c_section)
     for (l_section, l_plain), (env, e_plain) in itertools.product(LOCAL, ENV):
@@ -165,7 +169,7 @@ def test_broken_yaml_is_left_to_the_full_loader(tmp_path: Path, text: str) -> No
 
 
 def test_repr_hides_key_material(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("MAHAVISHNU_SECRETS_MANAGEMENT__STORAGE__PASSPHRASE", "p4ss-phrase-x")
+    monkeypatch.setenv("MAHAVISHNU_SECRETS_MANAGEMENT__STORAGE__PASSPHRASE", PASSPHRASE)
     lean = load_lean("mahavishnu", tmp_path)
-    assert lean is not None and lean.storage.passphrase == "p4ss-phrase-x"
+    assert lean is not None and lean.storage.passphrase == PASSPHRASE
     assert "p4ss" not in repr(lean) and "p4ss" not in repr(lean.storage)
