@@ -138,16 +138,30 @@ async def test_a_commit_is_never_replayed(
         await store.close()
 
 
-async def test_a_cancelled_read_leaves_the_pool_usable(tmp_path: Path, app: str) -> None:
-    """A read cancelled while it waits for the audit head (held by another session) must not
-    hand a half-read connection back to the pool."""
+@pytest.mark.parametrize(
+    "hold",
+    [
+        # what a host of the previous release takes: the head row's lock only
+        "SELECT 1 FROM {s}.meta WHERE key = 'audit_head' FOR UPDATE",
+        # what this release queues on first: the chain's advisory lock
+        "SELECT pg_advisory_xact_lock({lock})",
+    ],
+    ids=["row-lock", "advisory-lock"],
+)
+async def test_appends_queue_behind_either_lock_and_a_cancelled_read_leaves_the_pool_usable(
+    tmp_path: Path, app: str, hold: str
+) -> None:
+    """A read waits while another session holds the chain's advisory lock or the head row
+    (so hosts of both releases serialise on the chain); cancelled while it waits, it must
+    not hand a half-read connection back to the pool."""
     assert DSN is not None
     vault = SecretVault(_config(tmp_path, app))
     await vault.initialize()
+    lock = postgres.PostgresBackend(DSN, schema=app).head_lock
     try:
         await vault.store_secret(SecretType.API_KEY, "wire-a", "value-a")
         async with await psycopg.AsyncConnection.connect(DSN) as holder:
-            await holder.execute(f"SELECT 1 FROM {app}.meta WHERE key = 'audit_head' FOR UPDATE")
+            await holder.execute(hold.format(s=app, lock=lock))
             for _ in range(3):  # more than the pool's two connections
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(vault.get_secret("wire-a"), 0.3)

@@ -19,9 +19,10 @@ Storage decisions, written down once:
   takes the secret's row lock (``FOR UPDATE``), and ``add_version`` writes with compare-and-set
   on ``current_version``; the ``versions`` primary key backs both up. Reads (``read``,
   ``list_records``) take no lock, so they never wait for writers.
-- The audit chain is serialised at its head, not per operation: appending locks the one
-  ``meta`` row ``audit_head`` until commit, so concurrent writers from many hosts extend one
-  chain in order while the rest of their work runs in parallel.
+- The audit chain is serialised at its head, not per operation: appending takes the chain's
+  advisory lock (one per schema) and the ``meta`` row ``audit_head`` until commit, so
+  concurrent writers from many hosts extend one chain in order while the rest of their work
+  runs in parallel.
 - The change counter is a sequence (``nextval`` takes no row lock and is never rolled back; a
   rolled-back change only costs a spurious cache refresh).
 - Timestamps are ISO text in UTC, as in the local store (``backends/rows.py``).
@@ -39,6 +40,7 @@ Storage decisions, written down once:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import weakref
 from datetime import datetime
@@ -634,8 +636,20 @@ class PostgresTransaction(SqlControlRole):
     # -- control role ---------------------------------------------------------------------
 
     async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent:
-        """Chain ``entry`` after the head, holding the head's row lock until commit: appends
-        from every host queue here, and only here."""
+        """Chain ``entry`` after the head. Appends from every host queue here, and only here:
+        on a transaction-scoped advisory lock of this schema's chain, held until commit. The
+        head row is read in the same round trip by a statement that starts once the lock is
+        granted, so it sees the previous holder's committed head; the audit row and the new
+        head travel with COMMIT.
+
+        Why an advisory lock and not the head row's lock alone: waiters on a row lock queue
+        on a tuple lock, then on the holder's transaction, and the next one must re-fetch the
+        updated row and WAL-log its own lock; an advisory lock is handed to the next waiter
+        in shared memory. Measured at 8 processes on 2 cores: about a quarter less server CPU
+        per audited read (bench/README.md). The row is still locked (``FOR UPDATE``, then
+        uncontended), so a host running the previous release, which queues on the row lock
+        only, is serialised with this one during a rolling upgrade."""
+        self._send("SELECT pg_advisory_xact_lock(%s)", (self.store.head_lock,))
         row = await self._one("SELECT value FROM {s}meta WHERE key = 'audit_head' FOR UPDATE")
         head = row[0] if row else ""
         if head:
@@ -645,7 +659,7 @@ class PostgresTransaction(SqlControlRole):
             seq, prev = await self._anchor()
         entry.seq, entry.prev_hash = seq + 1, prev
         entry.entry_hash = seal(key, prev, entry)
-        await self._run(
+        self._send(
             "INSERT INTO {s}audit VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 entry.seq,
@@ -662,7 +676,7 @@ class PostgresTransaction(SqlControlRole):
             ),
         )
         mac = head_mac(key, entry.seq, entry.entry_hash)
-        await self._run(
+        self._send(
             "UPDATE {s}meta SET value = %s WHERE key = 'audit_head'",
             (f"{entry.seq}:{entry.entry_hash}:{mac}",),
         )
@@ -779,6 +793,9 @@ class PostgresBackend:
         self.dsn = dsn
         self.schema = schema
         self.prefix = schema + "."
+        # the advisory lock appends to this schema's audit chain queue on (see append_audit)
+        digest = hashlib.sha256(b"secretvault audit head\0" + schema.encode()).digest()
+        self.head_lock = int.from_bytes(digest[:8], "big", signed=True)
         self.pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
         self.where = _where(dsn)
