@@ -294,8 +294,10 @@ def main() -> None:
         ).stdout.strip()
     )
     results["load"] = os.getloadavg()[0]
-    stamp = results["date"][:16].replace(":", "")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
     out = HERE / f"results-{stamp}.json"
+    while out.exists():  # two runs in one second: keep both
+        out = out.with_name(out.stem + "-1.json")
     out.write_text(json.dumps(results, indent=2))
     print(f"JSON: {out}")
 
