@@ -2,14 +2,21 @@
 
     .venv/bin/python bench/postgres/run.py            # 1, 2, 4, 8 processes; reads and writes
     .venv/bin/python bench/postgres/run.py --quick    # fewer operations
+    .venv/bin/python bench/postgres/run.py --pg-port 55480   # default: a free port
 
 For each process count N, N worker processes start together (a barrier file), each does a
 fixed number of operations and reports every operation's latency; throughput is the total
-operations over the wall time from the barrier to the last worker's end. Both systems run on
-this machine in the same run: a throwaway PostgreSQL (``scripts/postgres.sh``, fsync off like
-the OpenBao dev server's in-memory storage) and ``bao server -dev``. Every secretvault read is
+operations over the wall time from the barrier to the last worker's last operation (start-up
+and shut-down excluded on both sides). Both systems run on this machine in the same run: a
+throwaway PostgreSQL (``scripts/postgres.sh``, fsync off like the OpenBao dev server's
+in-memory storage) and ``bao server -dev``, each on a free port
+(``--pg-port`` or SECRETVAULT_BENCH_PG_PORT pins PostgreSQL's). Every secretvault read is
 audited (its entry committed before the value returns); OpenBao's dev server has no audit
 device enabled, so the comparison favours OpenBao.
+
+CPU per operation is measured on both sides of each system: the clients' (each worker's
+process time over its loop) and the server's (PostgreSQL's postmaster and backends, or the
+bao process, from /proc over the same window), so a ratio can be read against the two cores.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import json
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,15 +44,23 @@ from run import openbao_dev_server  # noqa: E402  (bench/vault/run.py)
 NAMES = 50  # secrets read round-robin
 
 
-async def _sv_worker(cfg_json: str, kind: str, n: int, me: int, barrier: Path) -> list[int]:
+def _ready(barrier: Path, me: int) -> Path:
+    return barrier.with_name(f"{barrier.name}.ready{me}")
+
+
+async def _sv_worker(
+    cfg_json: str, kind: str, n: int, me: int, barrier: Path
+) -> tuple[list[int], float, float]:
     from secretvault import SecretsConfig, SecretVault
 
     vault = SecretVault(SecretsConfig.model_validate_json(cfg_json))
     await vault.initialize(create=False)
     out = []
     try:
+        _ready(barrier, me).touch()
         while not barrier.exists():
             await asyncio.sleep(0.001)
+        cpu = time.process_time()
         for i in range(n):
             t0 = time.perf_counter_ns()
             if kind == "read":
@@ -54,19 +70,26 @@ async def _sv_worker(cfg_json: str, kind: str, n: int, me: int, barrier: Path) -
                     f"bench-{(i * 8 + me) % NAMES}", secrets.token_hex(32), user=f"w{me}"
                 )
             out.append(time.perf_counter_ns() - t0)
+        cpu = time.process_time() - cpu
+        end = time.monotonic()
     finally:
         await vault.shutdown()
-    return out
+    return out, cpu, end
 
 
-def _bao_worker(addr: str, kind: str, n: int, me: int, barrier: Path) -> list[int]:
+def _bao_worker(
+    addr: str, kind: str, n: int, me: int, barrier: Path
+) -> tuple[list[int], float, float]:
     import hvac
 
     client = hvac.Client(url=addr, token="root")
     kv = client.secrets.kv.v2
+    kv.read_secret_version(path="bench-0", raise_on_deleted_version=True)  # connect
     out = []
+    _ready(barrier, me).touch()
     while not barrier.exists():
         time.sleep(0.001)
+    cpu = time.process_time()
     for i in range(n):
         t0 = time.perf_counter_ns()
         if kind == "read":
@@ -76,19 +99,36 @@ def _bao_worker(addr: str, kind: str, n: int, me: int, barrier: Path) -> list[in
                 path=f"bench-{(i * 8 + me) % NAMES}", secret={"value": secrets.token_hex(32)}
             )
         out.append(time.perf_counter_ns() - t0)
-    return out
+    return out, time.process_time() - cpu, time.monotonic()
 
 
 def worker(args: argparse.Namespace) -> None:
     barrier = Path(args.barrier)
     if args.system == "secretvault":
-        lat = asyncio.run(_sv_worker(args.target, args.kind, args.n, args.me, barrier))
+        lat, cpu, end = asyncio.run(_sv_worker(args.target, args.kind, args.n, args.me, barrier))
     else:
-        lat = _bao_worker(args.target, args.kind, args.n, args.me, barrier)
-    print(json.dumps(lat))
+        lat, cpu, end = _bao_worker(args.target, args.kind, args.n, args.me, barrier)
+    print(json.dumps({"lat": lat, "cpu": cpu, "end": end}))
 
 
-def run_cell(system: str, target: str, kind: str, procs: int, n: int, tmp: Path) -> dict[str, Any]:
+def _proc_cpu(pids: set[int]) -> float:
+    """CPU seconds of these processes, their live children and their reaped children."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) in pids or int(fields[1]) in pids:
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_cell(
+    system: str, target: str, kind: str, procs: int, n: int, tmp: Path, server: set[int]
+) -> dict[str, Any]:
     barrier = tmp / f"go-{system}-{kind}-{procs}"
     children = [
         subprocess.Popen(
@@ -113,21 +153,40 @@ def run_cell(system: str, target: str, kind: str, procs: int, n: int, tmp: Path)
         )
         for i in range(procs)
     ]
-    time.sleep(1.5 + 0.3 * procs)  # let every worker import and connect
-    t0 = time.perf_counter()
+    deadline = time.monotonic() + 120  # every worker imports and connects first
+    while not all(_ready(barrier, i).exists() for i in range(procs)):
+        assert time.monotonic() < deadline, f"{system} workers did not start"
+        assert all(c.poll() is None for c in children), f"{system} worker failed to start"
+        time.sleep(0.05)
+    server0 = _proc_cpu(server)
+    t0 = time.monotonic()  # the same clock in every process on Linux
     barrier.touch()
     lat: list[int] = []
+    client_cpu, end = 0.0, t0
     for child in children:
         out, _ = child.communicate(timeout=600)
         assert child.returncode == 0, f"{system} worker failed"
-        lat += json.loads(out)
-    wall = time.perf_counter() - t0
+        got = json.loads(out)
+        lat += got["lat"]
+        client_cpu += got["cpu"]
+        end = max(end, got["end"])
+    server_cpu = _proc_cpu(server) - server0  # includes the workers' disconnects (small)
+    wall = end - t0  # barrier to the last worker's last operation (not its exit)
     lat.sort()
     return {
         "ops_per_s": len(lat) / wall,
         "p50_ms": statistics.median(lat) / 1e6,
         "p99_ms": lat[int(len(lat) * 0.99) - 1] / 1e6,
+        "client_cpu_us_per_op": client_cpu / len(lat) * 1e6,
+        "server_cpu_us_per_op": server_cpu / len(lat) * 1e6,
+        "load_1m": os.getloadavg()[0],
     }
+
+
+def _free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
 
 
 async def _seed_sv(cfg_json: str) -> None:
@@ -156,6 +215,7 @@ def _exported(output: str, name: str) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--pg-port", default=os.environ.get("SECRETVAULT_BENCH_PG_PORT"))
     p.add_argument("--worker", choices=["secretvault", "openbao"])
     p.add_argument("--target")
     p.add_argument("--kind")
@@ -168,7 +228,7 @@ def main() -> None:
         worker(args)
         return
     reads, writes = (100, 40) if args.quick else (400, 120)
-    port = "55477"
+    port = args.pg_port or _free_port()
     env = {
         **os.environ,
         "SECRETVAULT_TEST_PG_PORT": port,
@@ -193,12 +253,17 @@ def main() -> None:
                 master_key_path=str(tmp / "master.key"),
             ).model_dump_json()
             asyncio.run(_seed_sv(cfg))
+            pg_pid = int(
+                (Path(env["SECRETVAULT_TEST_PG_DIR"]) / "data" / "postmaster.pid")
+                .read_text()
+                .split()[0]
+            )
             with openbao_dev_server(tmp) as bao:
                 _seed_bao(bao.addr)
                 for procs in (1, 2, 4, 8):
                     for kind, n in (("read", reads), ("write", writes)):
-                        sv = run_cell("secretvault", cfg, kind, procs, n, tmp)
-                        ob = run_cell("openbao", bao.addr, kind, procs, n, tmp)
+                        sv = run_cell("secretvault", cfg, kind, procs, n, tmp, {pg_pid})
+                        ob = run_cell("openbao", bao.addr, kind, procs, n, tmp, {bao.pid})
                         cell = {
                             "procs": procs,
                             "kind": kind,
@@ -209,8 +274,12 @@ def main() -> None:
                         results["cells"].append(cell)
                         print(
                             f"{procs} procs {kind}: secretvault {sv['ops_per_s']:.0f}/s "
-                            f"(p50 {sv['p50_ms']:.2f} ms), OpenBao {ob['ops_per_s']:.0f}/s "
-                            f"(p50 {ob['p50_ms']:.2f} ms), ratio {cell['ratio']:.2f}x",
+                            f"(p50 {sv['p50_ms']:.2f} ms, cpu/op client "
+                            f"{sv['client_cpu_us_per_op']:.0f} + server "
+                            f"{sv['server_cpu_us_per_op']:.0f} us), "
+                            f"OpenBao {ob['ops_per_s']:.0f}/s (p50 {ob['p50_ms']:.2f} ms, cpu/op "
+                            f"client {ob['client_cpu_us_per_op']:.0f} + server "
+                            f"{ob['server_cpu_us_per_op']:.0f} us), ratio {cell['ratio']:.2f}x",
                             flush=True,
                         )
     finally:
@@ -219,8 +288,16 @@ def main() -> None:
     results["commit"] = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+    results["uncommitted_src"] = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
     results["load"] = os.getloadavg()[0]
-    out = HERE / f"results-{results['date'][:10]}.json"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
+    out = HERE / f"results-{stamp}.json"
+    while out.exists():  # two runs in one second: keep both
+        out = out.with_name(out.stem + "-1.json")
     out.write_text(json.dumps(results, indent=2))
     print(f"JSON: {out}")
 

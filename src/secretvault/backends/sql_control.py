@@ -6,7 +6,7 @@ table prefix; each store runs them through its own four primitives (``_one``, ``
 ``_run``, ``_count``), which put in its placeholder style and schema. Only syntax both
 databases accept is used (``ON CONFLICT … DO UPDATE/NOTHING`` with ``excluded``). The audit
 chain's append stays in each store: its locking differs (SQLite's write lock, PostgreSQL's
-head-row lock) and it is on every operation's hot path.
+chain lock) and it is on every operation's hot path.
 """
 
 from __future__ import annotations
