@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -283,9 +284,12 @@ async def test_a_database_restart_is_a_clear_error_then_recovers_without_a_resta
     if DSN is None and not os.environ.get("CI"):
         pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
     script = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
+    with socket.socket() as probe:  # a free port: a fixed one collides with a parallel run
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
     env = {
         **clean_env(),
-        "SECRETVAULT_TEST_PG_PORT": "55491",
+        "SECRETVAULT_TEST_PG_PORT": str(port),
         # directly under /tmp: the postgres OS user must be able to reach it
         "SECRETVAULT_TEST_PG_DIR": f"/tmp/secretvault-test-pg-restart-{os.getpid()}",
     }
@@ -313,7 +317,7 @@ async def test_a_database_restart_is_a_clear_error_then_recovers_without_a_resta
         with pytest.raises(BackendUnavailableError, match="not reachable") as info:
             await vault.get_secret("survivor")
         assert time.monotonic() - t0 < 30
-        assert "127.0.0.1:55491" in str(info.value) and dsn.split(":")[2] not in str(info.value)
+        assert f"127.0.0.1:{port}" in str(info.value) and dsn.split(":")[2] not in str(info.value)
         subprocess.run([str(script), "resume"], env=env, check=True, timeout=60)
         assert (await vault.get_secret("survivor"))[0] == "value-before-restart-1"
         await vault.update_secret("survivor", "value-after-restart-2")
