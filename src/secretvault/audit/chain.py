@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Protocol
 
 from secretvault.models import utcnow
@@ -65,8 +66,27 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def canonical(entry: Chained, ts: str | None = None) -> bytes:
-    """Stable byte form of the fields the chain protects. ``ts``: the timestamp's ISO text
-    when the caller has it already (it stores the same text)."""
+    """Stable byte form of the fields the chain protects: the compact JSON array (what
+    ``_ENCODE`` makes of the list; a test holds the two equal). ``ts``: the timestamp's ISO
+    text when the caller has it already (it stores the same text).
+
+    Written out with the json module's own C string encoder rather than through
+    ``JSONEncoder.encode``, which builds a new C encoder per call (~1 µs of every read)."""
+    seq, success = entry.seq, entry.success
+    if type(seq) is not int or type(success) is not bool:  # only ever a caller's bug
+        return _canonical_json(entry, ts)
+    s = encode_basestring
+    sid, name, ip, reason = entry.secret_id, entry.secret_name, entry.source_ip, entry.reason
+    return (
+        f"[{seq},{s(ts if ts is not None else entry.timestamp.isoformat())},{s(entry.user)},"
+        f"{s(entry.action)},{'null' if sid is None else s(sid)},"
+        f"{'null' if name is None else s(name)},{'null' if ip is None else s(ip)},"
+        f"{'true' if success else 'false'},{'null' if reason is None else s(reason)}]"
+    ).encode()
+
+
+def _canonical_json(entry: Chained, ts: str | None = None) -> bytes:
+    """The definition ``canonical`` implements, through the json module."""
     return _ENCODE(
         [
             entry.seq,

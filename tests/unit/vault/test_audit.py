@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from vaulttest_helpers import all_columns_text, distinctive, raw_db
 
 import secretvault.vault as vault_mod
@@ -18,6 +20,8 @@ from secretvault import (
     SecretVault,
     SecretVaultError,
 )
+from secretvault.audit import chain
+from secretvault.audit.chain import AuditEvent
 
 
 async def _populate(vault: SecretVault) -> None:
@@ -538,3 +542,41 @@ async def test_schema_v2_head_row_migrates_onto_the_newest_entry(
     if not cut_tail:
         await again.get_secret("a", user="after-migration")
         assert (await again.verify_audit()).ok
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(min_value=0, max_value=2**62),
+    user=_text,
+    action=_text,
+    secret_id=st.none() | _text,
+    name=st.none() | _text,
+    ip=st.none() | _text,
+    success=st.booleans(),
+    reason=st.none() | _text,
+    ts=st.none() | _text,
+)
+def test_canonical_form_is_the_json_array_byte_for_byte(
+    seq: int,
+    user: str,
+    action: str,
+    secret_id: str | None,
+    name: str | None,
+    ip: str | None,
+    success: bool,
+    reason: str | None,
+    ts: str | None,
+) -> None:
+    """The chain's hashes are defined over the compact JSON array; the hand-written encoder on
+    the hot path must produce exactly those bytes (quotes, control characters, non-ASCII,
+    surrogates-free unicode), or every existing chain would stop verifying."""
+    entry = AuditEvent(user, action, secret_id, name, ip, success, reason, seq=seq)
+    assert chain.canonical(entry, ts) == chain._canonical_json(entry, ts)
+
+
+def test_canonical_form_of_an_unusual_entry_falls_back_to_json() -> None:
+    entry = AuditEvent("u", "read", seq=True)  # type: ignore[arg-type]  # a caller's bug
+    assert chain.canonical(entry) == chain._canonical_json(entry)
