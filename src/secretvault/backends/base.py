@@ -20,6 +20,7 @@ trail second, and the facade returns nothing until the second commit succeeded.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from secretvault.audit.chain import AuditEvent
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
+from secretvault.errors import InvalidArgumentError
 from secretvault.models import BackendType, SecretStatus, SecretType
 
 if TYPE_CHECKING:  # pydantic models: annotations only, so a store imports without pydantic
@@ -361,6 +363,21 @@ class FileBackedStore(Protocol):
     def backup_to(self, target: Path) -> Path: ...
 
     def restore_from(self, source: Path) -> None: ...
+
+
+def open_new_backup(target: Path) -> int:
+    """A file descriptor for the new backup file ``target``, created 0600 in a 0700 folder.
+
+    Every backup goes through here, so a backup is never written under the umask and never
+    overwrites a file (an existing target is an ``InvalidArgumentError``). The caller closes
+    the descriptor, and removes the file if it fails to write it."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        return os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidArgumentError(
+            f"backup target {target} already exists", hint="choose another path"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from secretvault import models
 from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
-from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures
+from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures, open_new_backup
 from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
@@ -49,7 +49,6 @@ from secretvault.crypto.envelope import Envelope
 from secretvault.errors import (
     BackendUnavailableError,
     ConfigurationError,
-    InvalidArgumentError,
     VersionConflictError,
 )
 from secretvault.models import BackendType
@@ -794,14 +793,7 @@ class LocalBackend:
 
     def backup_to(self, target: Path) -> Path:
         """Online, consistent copy of the live database (SQLite backup API), mode 0600."""
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise InvalidArgumentError(
-                f"backup target {target} already exists", hint="choose another path"
-            ) from None
-        os.close(fd)
+        os.close(open_new_backup(target))
         dst = sqlite3.connect(target)
         try:
             self.with_retry(lambda: self.connection.backup(dst))

@@ -26,13 +26,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from secretvault.backends.base import DumpKeys
+from secretvault.backends.base import DumpKeys, open_new_backup
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
 from secretvault.errors import (
     BackendUnavailableError,
     ConfigurationError,
-    InvalidArgumentError,
     SecretDecryptionError,
 )
 
@@ -182,13 +181,7 @@ def dump_schema(dsn: str, schema: str, target: Path) -> Path:
     """``pg_dump --format=custom --schema=<schema> --no-owner`` into the new file ``target``
     (mode 0600; an existing file is never overwritten, a failed dump leaves no file)."""
     conn = _Connection(dsn)
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidArgumentError(
-            f"backup target {target} already exists", hint="choose another path"
-        ) from None
+    fd = open_new_backup(target)
     try:
         # pg_dump writes the archive to the file we opened 0600, rather than creating one
         # itself under the umask.
