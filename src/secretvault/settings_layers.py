@@ -9,7 +9,7 @@ is sure to convert exactly as pydantic would. Anything else (a value pydantic mi
 way this module does not reproduce, an unknown key, a JSON document in an environment variable,
 a YAML syntax error) makes ``load_lean`` return None, and the caller takes the full path, which
 reports errors as usual. So the lean loader can be slower to say yes, never different:
-``tests/unit/test_settings_layers.py`` compares it with ``load_config`` over every layer
+``tests/unit/vault/test_settings_layers.py`` compares it with ``load_config`` over every layer
 combination and keeps ``FIELDS`` equal to ``SecretsConfig``'s fields, types and constraints.
 
 Layers, highest first: overrides (``--vault-dir``), the environment

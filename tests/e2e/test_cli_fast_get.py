@@ -134,3 +134,24 @@ def test_rbac_and_wrong_key_go_the_full_way_with_the_same_answer(tmp_path: Path)
     fast = cli(*v, "get", "shared", code=EXIT["key"])
     full = cli(*v, "get", "shared", code=EXIT["key"], SECRETVAULT_NO_FAST_PATH="1")
     assert fast.stderr == full.stderr and "master key" in fast.stderr.lower()
+
+
+def test_a_damaged_metadata_column_gets_the_full_paths_answer(tmp_path: Path) -> None:
+    """Metadata altered at rest (not JSON) must not crash the fast path with a traceback: it
+    hands over, and the answer is the full CLI's."""
+    import sqlite3
+
+    cli = Cli(tmp_path, SECRETVAULT_USER="ops")
+    v = ("--vault-dir", "v")
+    cli(*v, "init")
+    cli(*v, "set", "api-key", input="first-VALUE")
+    with sqlite3.connect(tmp_path / "v" / "vault.db") as db:
+        db.execute("UPDATE secrets SET metadata = '{not json' WHERE name = 'api-key'")
+    fast = cli(*v, "get", "api-key", code=None)
+    full = cli(*v, "get", "api-key", code=None, SECRETVAULT_NO_FAST_PATH="1")
+    assert "Traceback" not in fast.stderr
+    assert (fast.returncode, fast.stdout, fast.stderr) == (
+        full.returncode,
+        full.stdout,
+        full.stderr,
+    )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from secretvault import models
 from secretvault.crypto.envelope import Envelope
+from secretvault.errors import BackendUnavailableError
 from secretvault.models import BackendType, SecretStatus, SecretType
 
 if TYPE_CHECKING:
@@ -62,7 +63,10 @@ def metadata_from_json(text: str) -> SecretMetadata:
     """The ``metadata`` column as a ``SecretMetadata`` of the caller's own."""
     fields = _META_CACHE.get(text)
     if fields is None:
-        meta = models.SecretMetadata.model_validate_json(text)
+        try:
+            meta = models.SecretMetadata.model_validate_json(text)
+        except ValueError:  # pydantic's ValidationError: the row was altered at rest
+            raise damaged_row("metadata") from None
         if len(_META_CACHE) >= _META_CACHE_MAX:
             _META_CACHE.clear()
         _META_CACHE[text] = dict(meta.__dict__)
@@ -70,6 +74,16 @@ def metadata_from_json(text: str) -> SecretMetadata:
     fields = dict(fields)
     fields["tags"] = list(fields["tags"])
     return models.SecretMetadata.trusted(fields)
+
+
+def damaged_row(what: str) -> BackendUnavailableError:
+    """The error for a stored row whose ``what`` does not parse: changed outside secretvault
+    (by hand, or by tampering) or corrupted. Never quotes the row."""
+    return BackendUnavailableError(
+        f"a stored secret's {what} is damaged (not what secretvault wrote)",
+        hint="`secretvault doctor` checks the database; `secretvault restore --from-backup FILE` "
+        "brings back a good copy",
+    )
 
 
 _TYPES = {t.value: t for t in SecretType}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from secretvault.backends.base import STAGE_PENDING
 from secretvault.backends.local import LocalBackend, stored_from_row
+from secretvault.backends.rows import SECRET_COLUMNS
 from secretvault.backends.stores import Stores
 from secretvault.core.audit import AuditWriter
 from secretvault.core.keys import KeyManager
@@ -31,7 +32,7 @@ from secretvault.settings_layers import LeanSettings, load_lean
 from secretvault.validation import validate_name
 
 #: Column positions in ``LocalTransaction.read_row`` (``SECRET_COLUMNS``, then the version).
-_ID, _STATUS, _METADATA = 0, 3, 5
+_ID, _STATUS, _METADATA = (SECRET_COLUMNS.index(c) for c in ("id", "status", "metadata"))
 
 
 def plain_get(flags: dict[str, str], name: str, user: str, version: int | None) -> str | None:
@@ -47,8 +48,11 @@ def plain_get(flags: dict[str, str], name: str, user: str, version: int | None) 
     try:
         validate_name(name)
         return run_inline(_read(settings, name, user, version))
-    except (SecretVaultError, sqlite3.Error, OSError):
-        return None  # the full path reports it (and audits a failed read)
+    except (SecretVaultError, sqlite3.Error, OSError, ValueError, TypeError):
+        # The full path reports it (and audits a failed read). ValueError/TypeError: a row
+        # altered at rest (metadata not JSON, a malformed date) — the full path's validation
+        # says what is wrong instead of a traceback.
+        return None
 
 
 def _settings(flags: dict[str, str]) -> LeanSettings | None:

@@ -274,3 +274,17 @@ async def test_key_in_separate_directory_gets_0700(tmp_path: Path) -> None:
         assert _mode(Path(cfg.master_key_path)) == 0o400
     finally:
         await vault.shutdown()
+
+
+@pytest.mark.parametrize("metadata", ["{not json", '{"rotation_days": 0}', "[]"])
+async def test_damaged_metadata_is_a_clear_error(vault: SecretVault, metadata: str) -> None:
+    """A metadata column changed at rest is reported as a damaged store with what to do, not
+    as a validation traceback; the row is never quoted."""
+    from secretvault import BackendUnavailableError
+
+    await vault.store_secret(SecretType.API_KEY, "meta-victim", "value-1234567890")
+    _exec(vault, ("UPDATE secrets SET metadata = ? WHERE name = ?", (metadata, "meta-victim")))
+    with pytest.raises(BackendUnavailableError) as info:
+        await vault.get_secret("meta-victim")
+    assert "damaged" in str(info.value) and "restore --from-backup" in (info.value.hint or "")
+    assert metadata not in str(info.value)
