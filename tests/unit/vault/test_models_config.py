@@ -562,3 +562,26 @@ def test_trusted_record_matches_model_construct_and_validation() -> None:
     trusted.metadata.description = "changed"  # still a normal, validating model afterwards
     with pytest.raises(ValueError):
         trusted.metadata.rotation_days = 0
+
+
+def test_metadata_shared_by_json_text_is_never_changed_through_a_record() -> None:
+    """``rows.metadata_from_json`` shares validated field values between reads of the same
+    row. A caller changing its record's metadata (assignment, or the one mutable field,
+    ``tags``, in place) must not change what the next read returns."""
+    from secretvault.backends.rows import metadata_from_json
+
+    text = SecretMetadata(tags=["db"], description="primary").model_dump_json()
+    first = metadata_from_json(text)
+    second = metadata_from_json(text)  # served from the shared cache
+    second.tags.append("mutated")
+    second.description = "mutated"
+    third = metadata_from_json(text)
+    assert third.tags == ["db"] and third.description == "primary"
+    assert first == third
+    # The copy covers ``tags`` only: every other field must stay of an immutable type.
+    mutable = {
+        name
+        for name, info in SecretMetadata.model_fields.items()
+        if any(t in str(info.annotation) for t in ("list", "dict", "set"))
+    }
+    assert mutable == {"tags"}, "a new mutable field needs copying in rows.metadata_from_json"
