@@ -370,7 +370,7 @@ class PostgresTransaction(SqlControlRole):
         loop = asyncio.get_running_loop()
         fd = pg.socket
         while pg.flush():  # more than the socket buffer takes: wait until writable
-            await _wait(loop, fd, write=True)
+            await _writable(loop, fd)
         results: list[PGresult] = []
         ended = False  # the last get_result ended one statement's results
         while True:
@@ -745,21 +745,15 @@ class PostgresTransaction(SqlControlRole):
         return n
 
 
-async def _wait(loop: asyncio.AbstractEventLoop, fd: int, *, write: bool = False) -> None:
-    """Until the socket is readable (or writable)."""
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Until the socket takes more bytes (a round trip larger than its buffer). Waits for an
+    answer go through the unit's own reader (``PostgresTransaction._readable_wait``)."""
     fut = loop.create_future()
-    if write:
-        loop.add_writer(fd, _wake, fut)
-        try:
-            await fut
-        finally:
-            loop.remove_writer(fd)
-    else:
-        loop.add_reader(fd, _wake, fut)
-        try:
-            await fut
-        finally:
-            loop.remove_reader(fd)
+    loop.add_writer(fd, _wake, fut)
+    try:
+        await fut
+    finally:
+        loop.remove_writer(fd)
 
 
 def _lost(pg: PGconn) -> Exception:

@@ -67,8 +67,9 @@ def _dek(master: MasterKey, salt: bytes, secret_id: str) -> AESGCM:
 
 
 def forget_data_keys() -> None:
-    """Drop every cached data key (a vault's shutdown). Python cannot overwrite the key bytes
-    an ``AESGCM`` object holds; dropping the last reference is what it offers."""
+    """Drop every cached data key (a vault's shutdown). The cache is per process, so another
+    vault still open here derives its keys again on its next reads. Python cannot overwrite
+    the key bytes an ``AESGCM`` object holds; dropping the last reference is what it offers."""
     _dek.cache_clear()
 
 
