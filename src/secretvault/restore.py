@@ -28,6 +28,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretvault.backends.base import backups_folder
 from secretvault.backends.local import (
     DB_PARTS,
     active_key_id,
@@ -43,7 +44,7 @@ from secretvault.core.audit import AuditWriter
 from secretvault.core.cache import ReadCache
 from secretvault.core.keys import KeyManager, rewrap_vault
 from secretvault.core.operations import Operations
-from secretvault.crypto.keyring import check_matches
+from secretvault.crypto.keyring import check_matches, retired_key_name
 from secretvault.crypto.keys import MasterKey, load_master_key, read_key_file
 from secretvault.errors import (
     ConfigurationError,
@@ -104,7 +105,7 @@ async def _open_backup(config: SecretsConfig, scratch: Path, source: Path) -> Op
     try:
         return await _open_scratch(config.model_copy(update={"storage_path": str(scratch)}))
     except MasterKeyError:
-        retired = Path(config.storage_path).parent / "backups" / f"master.key.{old_id}"
+        retired = backups_folder(config.storage_path) / retired_key_name(old_id)
         if not retired.exists():
             raise MasterKeyError(
                 f"the backup was made under master key {old_id}, and its key file {retired} "
@@ -238,7 +239,7 @@ async def check_dump(
         return None
     except SecretDecryptionError:
         pass
-    retired = Path(config.storage_path).parent / "backups" / f"master.key.{active}"
+    retired = backups_folder(config.storage_path) / retired_key_name(active)
     if retired.exists() and not (st.encryption_key or st.passphrase):
         check_matches(read_key_file(retired), dumped.ring)  # a wrong file there is no way out
         return retired

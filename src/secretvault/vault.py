@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from secretvault.access.rbac import Grant
 from secretvault.audit.chain import AuditEvent, ChainReport
 from secretvault.backends.base import (
+    FILE_BACKUP_SUFFIX,
     STAGE_CURRENT,
     STAGE_PENDING,
     DumpableStore,
     FileBackedStore,
     SecretFilter,
     Unit,
+    backups_folder,
 )
 from secretvault.backends.registry import build_stores
 from secretvault.backends.stores import Stores
@@ -812,9 +814,9 @@ class SecretVault:
                 path.unlink()
         return target
 
-    def _backup_path(self, suffix: str = ".db") -> Path:
+    def _backup_path(self, suffix: str = FILE_BACKUP_SUFFIX) -> Path:
         """Where the next automatic backup goes: ``backups/vault-<UTC time><suffix>``."""
-        folder = Path(self.config.storage_path).parent / "backups"
+        folder = backups_folder(self.config.storage_path)
         return folder / f"vault-{utcnow().strftime('%Y%m%dT%H%M%S%fZ')}{suffix}"
 
     async def restore(self, source: str | Path, user: str = "system") -> Path:
@@ -881,7 +883,7 @@ class SecretVault:
 
 def _backup_suffix(store: FileBackedStore | DumpableStore) -> str:
     """The file name ending of ``store``'s backups (``.db`` for a copied SQLite file)."""
-    return store.dump_suffix if isinstance(store, DumpableStore) else ".db"
+    return store.dump_suffix if isinstance(store, DumpableStore) else FILE_BACKUP_SUFFIX
 
 
 async def _purge(unit: Unit, record: SecretRecord) -> bool:

@@ -365,6 +365,19 @@ class FileBackedStore(Protocol):
     def restore_from(self, source: Path) -> None: ...
 
 
+#: Backup file endings: a copied SQLite file, and a ``pg_dump`` archive of a PostgreSQL schema
+#: (``DumpableStore.dump_suffix``). Listed here so a backup folder can be read without a store.
+FILE_BACKUP_SUFFIX = ".db"
+PG_DUMP_SUFFIX = ".pgdump"
+BACKUP_SUFFIXES = (FILE_BACKUP_SUFFIX, PG_DUMP_SUFFIX)
+
+
+def backups_folder(storage_path: str | Path) -> Path:
+    """``backups/`` beside the vault file: automatic backups (``backup_retention``) and the
+    master keys ``rekey`` retired, which backups made under them still need."""
+    return Path(storage_path).parent / "backups"
+
+
 def open_new_backup(target: Path) -> int:
     """A file descriptor for the new backup file ``target``, created 0600 in a 0700 folder.
 

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from secretvault.backends.base import DumpKeys, open_new_backup
+from secretvault.backends.base import PG_DUMP_SUFFIX, DumpKeys, open_new_backup
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
 from secretvault.errors import (
@@ -36,7 +36,7 @@ from secretvault.errors import (
 )
 
 #: File name ending of a PostgreSQL backup (``vault-<UTC time>.pgdump``).
-DUMP_SUFFIX = ".pgdump"
+DUMP_SUFFIX = PG_DUMP_SUFFIX
 
 #: How long the tools wait for the server to answer a connection when the DSN does not say
 #: (libpq's default is to wait for ever); the same 10 s the store's own connections use.

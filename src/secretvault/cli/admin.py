@@ -62,10 +62,13 @@ def cmd_backup(
     """
     opts = options(ctx)
     if list_only:
-        folder = Path(guard(opts, opts.config).storage_path).parent / "backups"
+        from secretvault.backends.base import BACKUP_SUFFIXES, backups_folder
+
+        folder = backups_folder(guard(opts, opts.config).storage_path)
         found = [
             (p, p.stat().st_size)
-            for p in sorted([*folder.glob("vault-*.db"), *folder.glob("vault-*.pgdump")])
+            for p in sorted(folder.glob("vault-*"))
+            if p.suffix in BACKUP_SUFFIXES and p.is_file()
         ]
         if as_json:
             echo_json([{"path": str(p.resolve()), "bytes": n} for p, n in found])
@@ -100,10 +103,14 @@ def cmd_rekey(
         return old, await vault.rekey(user=user)
 
     old, new = run(ctx, go)
+    from secretvault.crypto.keyring import retired_key_name
+
     if as_json:
-        echo_json({"old_key_id": old, "new_key_id": new, "retired_key": f"master.key.{old}"})
+        echo_json({"old_key_id": old, "new_key_id": new, "retired_key": retired_key_name(old)})
         return
-    typer.echo(f"master key rotated: {old} -> {new}; old key kept in backups/master.key.{old}")
+    typer.echo(
+        f"master key rotated: {old} -> {new}; old key kept in backups/{retired_key_name(old)}"
+    )
 
 
 def cmd_doctor(ctx: typer.Context, as_json: bool = json_option()) -> None:

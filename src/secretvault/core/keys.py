@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from secretvault.backends.base import NativeValue, StoredVersion
+from secretvault.backends.base import NativeValue, StoredVersion, backups_folder
 from secretvault.crypto.envelope import Envelope, decrypt_value, encrypt_value
 from secretvault.crypto.keyring import KeyFiles, check_envelope, check_matches
 from secretvault.crypto.keys import MasterKey, load_master_key
@@ -86,9 +86,10 @@ class KeyManager:
 
     def key_files(self) -> KeyFiles:
         """The key file, its ``.next`` sibling and the retired-key folder."""
-        backups = Path(self.config.storage_path).parent / "backups"
         return KeyFiles(
-            Path(self.config.master_key_path), backups, self.config.busy_timeout_ms / 1000
+            Path(self.config.master_key_path),
+            backups_folder(self.config.storage_path),
+            self.config.busy_timeout_ms / 1000,
         )
 
     async def load(self, stores: Stores) -> None:

@@ -64,6 +64,11 @@ def check_matches(key: MasterKey, ring: Sequence[KeyInfo]) -> None:
     )
 
 
+def retired_key_name(key_id: str) -> str:
+    """The file name ``rekey`` keeps a retired master key under, in the backups folder."""
+    return f"master.key.{key_id}"
+
+
 class KeyFiles:
     """The key file, its ``.next`` sibling, and the retired-key folder."""
 
@@ -117,7 +122,7 @@ class KeyFiles:
 
     def retire(self, old: MasterKey) -> None:
         """Keep a copy of a retired key: backups made under it still need it."""
-        target = self.backups / f"master.key.{old.key_id}"
+        target = self.backups / retired_key_name(old.key_id)
         if target.exists():
             return
         self.backups.mkdir(parents=True, exist_ok=True, mode=0o700)
