@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from secretvault.audit.chain import GENESIS, AuditEvent, verify_chain
+from secretvault.audit.chain import AuditEvent, verify_trail
 from secretvault.backends.base import Binding
 from secretvault.backends.stores import Stores
 from secretvault.crypto.keyring import check_envelope
@@ -16,8 +16,9 @@ MAC_KEY = b"k" * 32
 
 async def test_audit_chain_appends_verify_and_purge_keeps_an_anchor(stores: Stores) -> None:
     control = stores.control
-    assert await control.audit_head() is None
-    assert await control.audit_anchor() == (0, GENESIS)
+    empty = await control.audit_trail()
+    assert all(lane.head is None for lane in empty.lanes)
+    assert verify_trail(MAC_KEY, [], empty).ok
     old = utcnow() - timedelta(days=10)
     async with stores.unit() as unit:
         for i in range(3):
@@ -25,19 +26,24 @@ async def test_audit_chain_appends_verify_and_purge_keeps_an_anchor(stores: Stor
             await unit.control.append_audit(event, MAC_KEY)
         await unit.control.append_audit(AuditEvent(user="u", action="new"), MAC_KEY)
     entries = await control.audit_entries()
+    # one unit writes one lane: its entries are consecutive
+    assert len({e.lane for e in entries}) == 1
     assert [e.seq for e in entries] == [1, 2, 3, 4]
-    head = await control.audit_head()
-    assert head is not None and head[0] == 4
-    assert verify_chain(MAC_KEY, entries, 0, GENESIS, head).ok
+    trail = await control.audit_trail()
+    (lane,) = [state for state in trail.lanes if state.lane == entries[0].lane]
+    assert lane.head is not None and lane.head[0] == 4
+    assert verify_trail(MAC_KEY, entries, trail).ok
+    assert not verify_trail(b"another key" * 3, entries, trail).ok
     assert [e.action for e in await control.audit_entries("s")] == ["a0", "a1", "a2"]
 
     async with stores.unit() as unit:
         assert await unit.control.purge_audit_before(utcnow() - timedelta(days=1)) == 3
-    anchor = await control.audit_anchor()
-    assert anchor[0] == 3
+    trail = await control.audit_trail()
+    (lane,) = [state for state in trail.lanes if state.lane == entries[0].lane]
+    assert lane.anchor_seq == 3
     rest = await control.audit_entries()
     assert [e.action for e in rest] == ["new"]
-    assert verify_chain(MAC_KEY, rest, *anchor, await control.audit_head()).ok
+    assert verify_trail(MAC_KEY, rest, trail).ok
 
 
 async def test_meta_key_ring_grants_and_generation(stores: Stores) -> None:

@@ -138,22 +138,13 @@ async def test_a_commit_is_never_replayed(
         await store.close()
 
 
-@pytest.mark.parametrize(
-    "hold",
-    [
-        # what a host of the previous release takes: the head row's lock only
-        "SELECT 1 FROM {s}.meta WHERE key = 'audit_head' FOR UPDATE",
-        # what this release queues on first: the chain's advisory lock
-        "SELECT pg_advisory_xact_lock({lock})",
-    ],
-    ids=["row-lock", "advisory-lock"],
-)
-async def test_appends_queue_behind_either_lock_and_a_cancelled_read_leaves_the_pool_usable(
-    tmp_path: Path, app: str, hold: str
+async def test_a_read_cancelled_while_its_commit_waits_leaves_the_pool_usable(
+    tmp_path: Path, app: str
 ) -> None:
-    """A read waits while another session holds the chain's advisory lock or the head row
-    (so hosts of both releases serialise on the chain); cancelled while it waits, it must
-    not hand a half-read connection back to the pool."""
+    """A read whose audit append waits (another session holds every lane's row, and the lock
+    a new lane is created under) and is cancelled while it waits must not hand a half-read
+    connection back to the pool; the lanes it held are free again once its connection is
+    gone."""
     assert DSN is not None
     vault = SecretVault(_config(tmp_path, app))
     await vault.initialize()
@@ -161,7 +152,8 @@ async def test_appends_queue_behind_either_lock_and_a_cancelled_read_leaves_the_
     try:
         await vault.store_secret(SecretType.API_KEY, "wire-a", "value-a")
         async with await psycopg.AsyncConnection.connect(DSN) as holder:
-            await holder.execute(hold.format(s=app, lock=lock))
+            await holder.execute(f"SELECT 1 FROM {app}.audit_lanes FOR UPDATE")
+            await holder.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
             for _ in range(3):  # more than the pool's two connections
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(vault.get_secret("wire-a"), 0.3)

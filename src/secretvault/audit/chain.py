@@ -6,6 +6,17 @@ Because ``seq`` and ``prev_hash`` are inside the MAC, editing, deleting, inserti
 an entry breaks every hash after it. The MAC key is random, stored wrapped under the master key,
 so someone who can write the database but does not hold the master key cannot re-forge the chain.
 Retention keeps an *anchor* (seq and hash of the last purged entry) so the remainder still verifies.
+
+A trail with many concurrent writers (the PostgreSQL store) is several such chains, *lanes*,
+each appended to by one connection at a time, so writers never wait on one another's head:
+
+- lane ``n`` starts from ``lane_genesis(key, n)`` (lane 0 from ``GENESIS``, so a one-chain
+  trail is lane 0 unchanged); an entry moved into another lane breaks that lane's chain.
+- each lane has its own anchor and head MAC (truncating any lane shows).
+- the set of lanes is recorded as ``count:MAC(key, "lanes|count")`` (``registry_value``), so
+  removing a whole lane shows too.
+
+``verify_trail`` checks all of it; ``verify_chain`` is one lane.
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ class Chained(Protocol):
     reason: str | None
     prev_hash: str
     entry_hash: str
+    lane: int
 
 
 @dataclass(slots=True)
@@ -60,6 +72,7 @@ class AuditEvent:
     seq: int = 0
     prev_hash: str = ""
     entry_hash: str = ""
+    lane: int = 0  # which chain of the trail the store put it in
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -127,6 +140,7 @@ class ChainReport:
     checked: int
     first_bad_seq: int | None = None
     reason: str = ""
+    lane: int = 0  # the lane of ``first_bad_seq`` (always 0 on a one-chain trail)
 
 
 def head_mac(key: bytes, seq: int, entry_hash: str) -> str:
@@ -165,3 +179,89 @@ def verify_chain(
         if (prev_seq, prev_hash) != (seq, h):
             return ChainReport(False, n, prev_seq + 1, f"entries after {prev_seq} are missing")
     return ChainReport(True, n)
+
+
+def lane_genesis(key: bytes, lane: int) -> str:
+    """The ``prev_hash`` of a lane's first entry: ``GENESIS`` for lane 0, a MAC naming the
+    lane for the others (binds every entry to its lane)."""
+    return GENESIS if lane == 0 else _mac(key, f"lane|{lane}".encode())
+
+
+def registry_value(key: bytes, count: int) -> str:
+    """The recorded number of lanes, MACed: ``count:MAC``."""
+    return f"{count}:{_mac(key, f'lanes|{count}'.encode())}"
+
+
+@dataclass(frozen=True, slots=True)
+class LaneState:
+    """What a store records beside one lane's entries: its anchor (``anchor_seq`` 0: nothing
+    purged) and its head (``None`` before the first entry)."""
+
+    lane: int
+    anchor_seq: int = 0
+    anchor_hash: str = ""
+    head: tuple[int, str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrailState:
+    """Every lane of a trail and its registry (``None``: a one-chain trail that records none,
+    like the local store's)."""
+
+    lanes: tuple[LaneState, ...]
+    registry: str | None = None
+
+
+def verify_trail(key: bytes, entries: Iterable[AccessLogEntry], trail: TrailState) -> ChainReport:
+    """Verify every lane of ``trail`` (``entries``: all of them, any order) and that the lanes
+    present are the lanes registered. The report counts entries over all lanes."""
+    by_lane: dict[int, list[AccessLogEntry]] = {}
+    for entry in entries:
+        by_lane.setdefault(entry.lane, []).append(entry)
+    known = {state.lane for state in trail.lanes}
+    stray = sorted(set(by_lane) - known)
+    if stray:
+        lane = stray[0]
+        return ChainReport(
+            False, 0, by_lane[lane][0].seq, f"entries in lane {lane}, which has no head", lane
+        )
+    if trail.registry is None:
+        if known - {0}:
+            return ChainReport(False, 0, None, "the record of the trail's lanes is missing")
+    else:
+        count_text, _, _mac_text = trail.registry.partition(":")
+        if not count_text.isdigit() or not hmac.compare_digest(
+            registry_value(key, int(count_text)), trail.registry
+        ):
+            return ChainReport(False, 0, None, "the record of the trail's lanes was altered")
+        missing = sorted(set(range(int(count_text))) - known)
+        if missing:
+            return ChainReport(False, 0, None, f"lane {missing[0]} is missing", missing[0])
+        extra = sorted(known - set(range(int(count_text))))
+        if extra:
+            return ChainReport(False, 0, None, f"lane {extra[0]} is not registered", extra[0])
+    checked = 0
+    for state in sorted(trail.lanes, key=lambda s: s.lane):
+        lane_entries = sorted(by_lane.get(state.lane, ()), key=lambda e: e.seq)
+        if state.head is None and trail.registry is not None:
+            # a lane is created with its first entry, in one transaction: it always has a head
+            return ChainReport(False, checked, None, f"lane {state.lane} has no head", state.lane)
+        anchor_hash = state.anchor_hash if state.anchor_seq else lane_genesis(key, state.lane)
+        # Entries appended after the trail's state was read (a live fleet) continue the chain
+        # past the recorded head: the head must be on the walk, the rest must follow from it.
+        upto = state.head[0] if state.head is not None else 0
+        before = [e for e in lane_entries if e.seq <= upto] if state.head else lane_entries
+        report = verify_chain(key, before, state.anchor_seq, anchor_hash, state.head)
+        if report.ok and state.head is not None and len(before) < len(lane_entries):
+            after = lane_entries[len(before) :]
+            more = verify_chain(key, after, state.head[0], state.head[1])
+            report = ChainReport(
+                more.ok, report.checked + more.checked, more.first_bad_seq, more.reason
+            )
+        checked += report.checked
+        if not report.ok:
+            where = f"lane {state.lane}: " if trail.registry is not None else ""
+            return ChainReport(
+                False, checked, report.first_bad_seq, where + report.reason, state.lane
+            )
+    return ChainReport(True, checked)

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from secretvault.audit.chain import AuditEvent
+from secretvault.audit.chain import AuditEvent, TrailState
 from secretvault.crypto.envelope import Envelope
 from secretvault.crypto.keyring import KeyInfo
 from secretvault.errors import InvalidArgumentError
@@ -328,18 +328,14 @@ class ControlStore(Protocol):
         """A counter that changes when grants or roles may have changed (policy cache)."""
         ...
 
-    async def audit_entries(
-        self, secret_name: str | None = None, after_seq: int = 0
-    ) -> list[AccessLogEntry]:
-        """Audit entries in seq order, optionally for one secret name."""
+    async def audit_entries(self, secret_name: str | None = None) -> list[AccessLogEntry]:
+        """Audit entries oldest first (by time, then lane and seq), optionally for one secret
+        name."""
         ...
 
-    async def audit_head(self) -> tuple[int, str, str] | None:
-        """(seq, hash, MAC) of the newest entry as recorded at append time; None before any."""
-        ...
-
-    async def audit_anchor(self) -> tuple[int, str]:
-        """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
+    async def audit_trail(self) -> TrailState:
+        """What verification checks the entries against: each lane's anchor (the last purged
+        entry) and head (the newest entry, MACed at append time), and the lane registry."""
         ...
 
 

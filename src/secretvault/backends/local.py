@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretvault import models
-from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
+from secretvault.audit.chain import (
+    GENESIS,
+    AuditEvent,
+    LaneState,
+    TrailState,
+    head_mac,
+    seal,
+)
 from secretvault.backends.base import SecretFilter, StoredVersion, StoreFeatures, open_new_backup
 from secretvault.backends.rows import (
     SECRET_COLUMNS,
@@ -754,14 +761,13 @@ class LocalBackend:
 
     # -- audit queries ---------------------------------------------------------------------
 
-    async def audit_entries(
-        self, secret_name: str | None = None, after_seq: int = 0
-    ) -> list[AccessLogEntry]:
-        """Audit entries in seq order, optionally for one secret name."""
-        sql = f"SELECT {_AUDIT_COLS} FROM audit WHERE seq > ?"
-        args: list[Any] = [after_seq]
+    async def audit_entries(self, secret_name: str | None = None) -> list[AccessLogEntry]:
+        """Audit entries in seq order (one chain: that is time order), optionally for one
+        secret name."""
+        sql = f"SELECT {_AUDIT_COLS} FROM audit"
+        args: list[Any] = []
         if secret_name is not None:
-            sql += " AND secret_name = ?"
+            sql += " WHERE secret_name = ?"
             args.append(secret_name)
         try:
             rows = self.with_retry(
@@ -771,19 +777,15 @@ class LocalBackend:
             raise self.storage_error(exc) from None
         return [audit_entry_from_row(r) for r in rows]
 
-    async def audit_head(self) -> tuple[int, str, str] | None:
-        """(seq, hash, head MAC) of the newest entry; None when there is none. The MAC is ""
-        when that row carries none: the entries after it were removed."""
+    async def audit_trail(self) -> TrailState:
+        """One lane (0): the anchor from ``meta`` and the head MAC on the newest row ("" when
+        that row carries none: the entries after it were removed)."""
         row = self.connection.execute(
             "SELECT seq, hash, head FROM audit ORDER BY seq DESC LIMIT 1"
         ).fetchone()
-        if row is None:
-            return None
-        return row[0], row[1], row[2] or ""
-
-    async def audit_anchor(self) -> tuple[int, str]:
-        """(seq, hash) of the last purged entry; (0, GENESIS) when nothing was purged."""
-        return LocalTransaction(self.connection)._anchor()
+        head = None if row is None else (row[0], row[1], row[2] or "")
+        seq, h = LocalTransaction(self.connection)._anchor()
+        return TrailState((LaneState(0, seq, h, head),))
 
     # -- integrity, backup, restore --------------------------------------------------------
 

@@ -19,10 +19,13 @@ Storage decisions, written down once:
   takes the secret's row lock (``FOR UPDATE``), and ``add_version`` writes with compare-and-set
   on ``current_version``; the ``versions`` primary key backs both up. Reads (``read``,
   ``list_records``) take no lock, so they never wait for writers.
-- The audit chain is serialised at its head, not per operation: appending takes the chain's
-  advisory lock (one per schema) and the ``meta`` row ``audit_head`` until commit, so
-  concurrent writers from many hosts extend one chain in order while the rest of their work
-  runs in parallel.
+- The audit trail is several hash chains, *lanes* (``audit.chain``): each pooled connection
+  claims one (a session advisory lock) the first time it appends and keeps its head in
+  memory, so an append is an INSERT and an UPDATE of the lane's row that wait on nobody.
+  Lanes are created under the trail's advisory lock and recorded (MACed) in ``meta``'s
+  ``audit_lanes``; ``audit verify`` checks every lane and that none is missing. (Schema v1 had
+  one chain serialised on that lock for the whole transaction, which queued every writer of
+  the fleet behind one client round trip.)
 - The change counter is a sequence (``nextval`` takes no row lock and is never rolled back; a
   rolled-back change only costs a spurious cache refresh).
 - Timestamps are ISO text in UTC, as in the local store (``backends/rows.py``).
@@ -50,7 +53,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from secretvault.audit.chain import GENESIS, AuditEvent, head_mac, seal
+from secretvault.audit.chain import (
+    AuditEvent,
+    LaneState,
+    TrailState,
+    head_mac,
+    lane_genesis,
+    registry_value,
+    seal,
+)
 from secretvault.backends import pg_backup
 from secretvault.backends.base import DumpKeys, SecretFilter, StoredVersion, StoreFeatures
 from secretvault.backends.rows import (
@@ -76,7 +87,7 @@ if TYPE_CHECKING:
 
     from secretvault.config import SecretsConfig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the audit trail in lanes (audit.lane, audit_lanes)
 _LOCK_KEY = 0x5EC12E7  # advisory lock id serialising schema creation across hosts
 
 _TABLES = """
@@ -94,9 +105,12 @@ CREATE TABLE IF NOT EXISTS {s}.versions (
   salt BYTEA NOT NULL, key_id TEXT NOT NULL, created_at TEXT NOT NULL,
   created_by TEXT NOT NULL, stage TEXT NOT NULL DEFAULT '', PRIMARY KEY (secret_id, version));
 CREATE TABLE IF NOT EXISTS {s}.audit (
-  seq BIGINT PRIMARY KEY, ts TEXT NOT NULL, "user" TEXT NOT NULL, action TEXT NOT NULL,
+  seq BIGINT NOT NULL, ts TEXT NOT NULL, "user" TEXT NOT NULL, action TEXT NOT NULL,
   secret_id TEXT, secret_name TEXT, source_ip TEXT, success BOOLEAN NOT NULL, reason TEXT,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL, lane INTEGER NOT NULL, PRIMARY KEY (lane, seq));
+CREATE TABLE IF NOT EXISTS {s}.audit_lanes (
+  lane INTEGER PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL,
+  anchor_seq BIGINT NOT NULL DEFAULT 0, anchor_hash TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS {s}.grants (
   id BIGSERIAL PRIMARY KEY, principal TEXT NOT NULL, role TEXT NOT NULL,
   scope_type TEXT NOT NULL, pattern TEXT NOT NULL, created_at TEXT NOT NULL,
@@ -107,7 +121,17 @@ CREATE TABLE IF NOT EXISTS {s}.bindings (
   target TEXT NOT NULL, secret_name TEXT NOT NULL, kind TEXT NOT NULL, spec TEXT NOT NULL,
   PRIMARY KEY (target, secret_name));
 CREATE SEQUENCE IF NOT EXISTS {s}.generation;
-INSERT INTO {s}.meta VALUES ('audit_head', '') ON CONFLICT DO NOTHING;
+"""
+
+# v1 → v2: the one chain becomes lane 0 (its head and anchor move from ``meta`` to its lane
+# row, in ``_migrate``). ``lane`` has no default on purpose: a host still running v1 inserts
+# audit rows without it and fails loudly instead of writing into lane 0 behind its owner.
+_MIGRATE_V1 = """
+ALTER TABLE {s}.audit ADD COLUMN lane INTEGER;
+UPDATE {s}.audit SET lane = 0;
+ALTER TABLE {s}.audit ALTER COLUMN lane SET NOT NULL;
+ALTER TABLE {s}.audit DROP CONSTRAINT audit_pkey;
+ALTER TABLE {s}.audit ADD PRIMARY KEY (lane, seq)
 """
 
 _PLACEHOLDER = re.compile(r"%s|\?")
@@ -133,9 +157,11 @@ _BYTEA_OID = 17
 
 class _ConnState:
     """What this store keeps per pooled connection: the statements prepared on it (by text
-    and parameter types) and a psycopg row loader bound to it."""
+    and parameter types), a psycopg row loader bound to it, and the audit lane it holds with
+    that lane's committed head. All of it dies with the connection, and the server releases
+    the lane's lock when the connection ends, so a head is never trusted past its owner."""
 
-    __slots__ = ("encoding", "loader", "names", "prepared")
+    __slots__ = ("encoding", "lane", "loader", "names", "prepared")
 
     def __init__(self, conn: AsyncConnection[Any]) -> None:
         from psycopg.adapt import Transformer
@@ -144,6 +170,7 @@ class _ConnState:
         self.names = 0  # a name is never reused, even when its Parse failed
         self.loader = Transformer(conn)
         self.encoding = conn.info.encoding
+        self.lane: tuple[int, int, str] | None = None  # (lane, seq, hash) as committed
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
@@ -159,8 +186,8 @@ class PostgresTransaction(SqlControlRole):
     are prepared once per connection and sent as Bind/Execute; a statement whose result
     nobody reads (``_run``: the audit row, the head update, stage changes) waits in libpq's
     buffer and travels with the next one that needs an answer, or with COMMIT. BEGIN is sent
-    with the first statement, so an audited read costs three round trips: BEGIN + the record;
-    the audit chain's lock + its head; audit row + head update + COMMIT. Errors of queued
+    with the first statement, so an audited read costs two round trips: BEGIN + the record;
+    audit row + lane head + COMMIT (the connection's audit lane knows its head). Errors of queued
     statements surface at the next round trip — at the latest at COMMIT, which then fails and
     rolls everything back, as a unit must.
 
@@ -172,8 +199,10 @@ class PostgresTransaction(SqlControlRole):
         "begun",
         "busy",
         "changed",
+        "claimed",
         "conn",
         "implicit",
+        "lane",
         "pg",
         "preparing",
         "queued",
@@ -201,6 +230,8 @@ class PostgresTransaction(SqlControlRole):
         # per wait: an add/remove pair per round trip was ~15 % of a read's client CPU.
         self.reader: int | None = None  # the fd registered, until ``_release``
         self.waiter: asyncio.Future[None] | None = None
+        self.lane: tuple[int, int, str] | None = None  # this unit's audit lane head, uncommitted
+        self.claimed = False  # this unit claimed (or created) the connection's audit lane
 
     @property
     def secrets(self) -> PostgresTransaction:
@@ -267,11 +298,18 @@ class PostgresTransaction(SqlControlRole):
                     from psycopg.errors import InFailedSqlTransaction
 
                     raise InFailedSqlTransaction("the transaction was rolled back")
+                if self.lane is not None:
+                    self.state.lane = self.lane
             elif self.begun and not self.busy and self.pg.status == _CONN_OK:
                 self.pg.send_query_params(b"ROLLBACK", None)
                 self.replay = None
                 await self._sync()
             clean = not self.busy and not self.queued and self.pg.status == _CONN_OK
+            # A claim that did not commit leaves this session holding a lane lock it has no
+            # committed head for (or a lane that was never created): closing the connection
+            # is what lets the server release it.
+            if self.claimed and self.state.lane is None:
+                clean = False
         finally:
             await self._release(clean)
 
@@ -340,7 +378,8 @@ class PostgresTransaction(SqlControlRole):
             results = await self._roundtrip()
         except Exception:
             replay = self.replay
-            if replay is None or self.pg.status == _CONN_OK:
+            # not with an audit row queued: the fresh connection does not hold that lane
+            if replay is None or self.pg.status == _CONN_OK or self.lane is not None:
                 raise
             # The pooled connection was dead: nothing of this unit can have committed. Its idle
             # siblings probably died with it (a restart): the pool pings them all, once.
@@ -359,6 +398,11 @@ class PostgresTransaction(SqlControlRole):
             if res.status == _FATAL_ERROR:
                 from psycopg.errors import error_from_result
 
+                if self.lane is not None:
+                    # after an append: its lane's head may not be what this connection thinks
+                    # (the tripwire in ``append_audit``); the unit ends by closing it
+                    self.state.lane = None
+                    self.claimed = True
                 raise error_from_result(res, self.state.encoding)
         self.state.prepared.update(preparing)
         return results[-1]
@@ -676,34 +720,22 @@ class PostgresTransaction(SqlControlRole):
     # -- control role ---------------------------------------------------------------------
 
     async def append_audit(self, entry: AuditEvent, key: bytes) -> AuditEvent:
-        """Chain ``entry`` after the head. Appends from every host queue here, and only here:
-        on a transaction-scoped advisory lock of this schema's chain, held until commit. The
-        head row is read in the same round trip by a statement that starts once the lock is
-        granted, so it sees the previous holder's committed head; the audit row and the new
-        head travel with COMMIT.
-
-        Why an advisory lock and not the head row's lock alone: waiters on a row lock queue
-        on a tuple lock, then on the holder's transaction, and the next one must re-fetch the
-        updated row and WAL-log its own lock; an advisory lock is handed to the next waiter
-        in shared memory. Measured at 8 processes on 2 cores: about a quarter less server CPU
-        per audited read (bench/README.md). The row is still locked (``FOR UPDATE``, then
-        uncontended), so a host running the previous release, which queues on the row lock
-        only, is serialised with this one during a rolling upgrade."""
-        self._send("SELECT pg_advisory_xact_lock(%s)", (self.store.head_lock,))
-        row = await self._one("SELECT value FROM {s}meta WHERE key = 'audit_head' FOR UPDATE")
-        head = row[0] if row else ""
-        if head:
-            seq_text, prev, _mac = head.split(":")
-            seq = int(seq_text)
-        else:
-            seq, prev = await self._anchor()
-        entry.seq, entry.prev_hash = seq + 1, prev
-        entry.entry_hash = seal(key, prev, entry)
+        """Chain ``entry`` in this connection's audit lane. Nothing waits here: the lane is
+        this connection's alone (``_claim_lane``) and its head is known, so the audit row and
+        the lane's new head are queued and travel with the next round trip — for a read, its
+        COMMIT. Only the first append on a connection costs a round trip (the claim)."""
+        head = self.lane or self.state.lane or await self._claim_lane(key)
+        lane, seq, prev = head
+        entry.lane, entry.seq, entry.prev_hash = lane, seq + 1, prev
+        ts = entry.timestamp.isoformat()
+        entry.entry_hash = seal(key, prev, entry, ts)
         self._send(
-            "INSERT INTO {s}audit VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            'INSERT INTO {s}audit (seq, ts, "user", action, secret_id, secret_name, '
+            "source_ip, success, reason, prev_hash, hash, lane) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
             (
                 entry.seq,
-                entry.timestamp.isoformat(),
+                ts,
                 entry.user,
                 entry.action,
                 entry.secret_id,
@@ -711,38 +743,74 @@ class PostgresTransaction(SqlControlRole):
                 entry.source_ip,
                 entry.success,
                 entry.reason,
-                entry.prev_hash,
+                prev,
                 entry.entry_hash,
+                lane,
             ),
         )
-        mac = head_mac(key, entry.seq, entry.entry_hash)
+        # The CASE is a tripwire, never expected to fire: if the lane's head is not where this
+        # connection left it (a restore under a running fleet, a bug), seq becomes NULL and the
+        # NOT NULL constraint aborts the unit instead of forking the lane.
         self._send(
-            "UPDATE {s}meta SET value = %s WHERE key = 'audit_head'",
-            (f"{entry.seq}:{entry.entry_hash}:{mac}",),
+            "UPDATE {s}audit_lanes SET seq = CASE WHEN seq = %s THEN %s::bigint END, hash = %s, "
+            "mac = %s "
+            "WHERE lane = %s",
+            (seq, entry.seq, entry.entry_hash, head_mac(key, entry.seq, entry.entry_hash), lane),
         )
+        self.lane = (lane, entry.seq, entry.entry_hash)
         return entry
 
-    async def _anchor(self) -> tuple[int, str]:
-        rows = dict(
-            await self._all(
-                "SELECT key, value FROM {s}meta "
-                "WHERE key IN ('audit_anchor_seq', 'audit_anchor_hash')"
-            )
+    async def _claim_lane(self, key: bytes) -> tuple[int, int, str]:
+        """Take a free lane for this connection (a session advisory lock, which the server
+        drops when the connection ends), or create one. Returns its committed head.
+
+        Creating a lane takes the trail's transaction-scoped advisory lock, so lanes are
+        numbered densely from 0 and the MACed registry (``audit_lanes`` in ``meta``) always
+        names them all; it commits with the lane's first entry."""
+        store = self.store
+        self.claimed = True
+        # The subquery's ORDER BY is materialised before the outer filter runs, and LIMIT
+        # stops at the first lock granted: one lock taken, never one per row scanned.
+        row = await self._one(
+            "SELECT l.lane, l.seq, l.hash, (SELECT value FROM {s}meta WHERE key = 'audit_lanes') "
+            "FROM (SELECT lane, seq, hash FROM {s}audit_lanes ORDER BY lane) l "
+            "WHERE pg_try_advisory_lock(%s, l.lane) LIMIT 1",
+            (store.lane_space,),
         )
-        return int(rows.get("audit_anchor_seq", 0)), str(rows.get("audit_anchor_hash", GENESIS))
+        if row is not None:
+            lane, seq, h, registry = row
+            if registry is None:  # a trail migrated from schema v1: record its lanes now
+                self._send("SELECT pg_advisory_xact_lock(%s)", (store.head_lock,))
+                counted = await self._one("SELECT count(*) FROM {s}audit_lanes")
+                await self.meta_set(
+                    "audit_lanes", registry_value(key, int(counted[0]) if counted else 1)
+                )
+            return int(lane), int(seq), str(h) or lane_genesis(key, int(lane))
+        self._send("SELECT pg_advisory_xact_lock(%s)", (store.head_lock,))
+        created = await self._one(
+            "INSERT INTO {s}audit_lanes (lane, seq, hash, mac) "
+            "SELECT COALESCE(MAX(lane) + 1, 0), 0, '', '' FROM {s}audit_lanes RETURNING lane"
+        )
+        lane = int(created[0]) if created else 0
+        # a new number: no other session can hold its lock (one that created it and rolled
+        # back closed its connection, see ``_finish``)
+        self._send("SELECT pg_advisory_lock(%s, %s)", (store.lane_space, lane))
+        await self.meta_set("audit_lanes", registry_value(key, lane + 1))
+        return lane, 0, lane_genesis(key, lane)
 
     async def purge_audit_before(self, cutoff: datetime) -> int:
-        row = await self._one(
-            "SELECT seq, hash FROM {s}audit WHERE ts < %s ORDER BY seq DESC LIMIT 1",
+        """In every lane, delete the entries up to its newest one older than ``cutoff``; that
+        entry becomes the lane's anchor, so the rest still verifies."""
+        await self._run(
+            "UPDATE {s}audit_lanes l SET anchor_seq = c.seq, anchor_hash = c.hash FROM "
+            "(SELECT DISTINCT ON (lane) lane, seq, hash FROM {s}audit WHERE ts < %s "
+            "ORDER BY lane, seq DESC) c WHERE l.lane = c.lane",
             (cutoff.isoformat(),),
         )
-        if row is None:
-            return 0
-        seq, h = row
-        n = await self._count("DELETE FROM {s}audit WHERE seq <= %s", (seq,))
-        await self.meta_set("audit_anchor_seq", str(seq))
-        await self.meta_set("audit_anchor_hash", h)
-        return n
+        return await self._count(
+            "DELETE FROM {s}audit a USING {s}audit_lanes l "
+            "WHERE a.lane = l.lane AND a.seq <= l.anchor_seq"
+        )
 
 
 async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
@@ -827,9 +895,11 @@ class PostgresBackend:
         self.dsn = dsn
         self.schema = schema
         self.prefix = schema + "."
-        # the advisory lock appends to this schema's audit chain queue on (see append_audit)
+        # this schema's advisory locks: the trail's (creating a lane, see ``_claim_lane``) and
+        # the space of its lanes' locks (two-int keys, which never collide with one-bigint ones)
         digest = hashlib.sha256(b"secretvault audit head\0" + schema.encode()).digest()
         self.head_lock = int.from_bytes(digest[:8], "big", signed=True)
+        self.lane_space = int.from_bytes(digest[8:12], "big", signed=True)
         self.pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
         self.where = _where(dsn)
@@ -896,6 +966,7 @@ class PostgresBackend:
             cur = await conn.execute("SELECT to_regclass(%s)", (f"{self.schema}.meta",))
             row = await cur.fetchone()
             exists = row is not None and row[0] is not None
+            found: tuple[Any, ...] | None = None  # the schema_version row
             if exists:
                 cur = await conn.execute(
                     f"SELECT value FROM {self.schema}.meta WHERE key = 'schema_version'"
@@ -909,20 +980,65 @@ class PostgresBackend:
                     )
                 if found is not None and int(found[0]) == SCHEMA_VERSION:
                     return
+                if found is not None and not create:
+                    # migrating takes an exclusive lock on the audit table: an explicit step
+                    raise ConfigurationError(
+                        f"the PostgreSQL schema {self.schema} has version {found[0]}; this "
+                        f"secretvault uses version {SCHEMA_VERSION}",
+                        hint="stop the hosts running the older secretvault, then run "
+                        "`secretvault init` once to migrate (see docs/multi-host.md)",
+                    )
             if not create and not exists:
                 raise BackendUnavailableError(
                     f"no secretvault schema {self.schema} at {self.where}",
                     hint="run `secretvault init` first",
                 )
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if exists:  # another host may have migrated it while this one waited for the lock
+                cur = await conn.execute(
+                    f"SELECT value FROM {self.schema}.meta WHERE key = 'schema_version'"
+                )
+                found = await cur.fetchone()
+                if found is not None and int(found[0]) == SCHEMA_VERSION:
+                    return
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
             for stmt in filter(str.strip, _TABLES.format(s=self.schema).split(";")):
                 await conn.execute(stmt)
+            if found is not None and int(found[0]) == 1:
+                await self._migrate_v1(conn)
             await conn.execute(
                 f"INSERT INTO {self.schema}.meta VALUES ('schema_version', %s) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
+
+    async def _migrate_v1(self, conn: AsyncConnection[Any]) -> None:
+        """v1's one chain becomes lane 0: its rows get ``lane = 0``, its head and anchor move
+        from ``meta`` to lane 0's row. The registry is written by the first append (it needs
+        the audit key, which this step does not have); until then a trail of lane 0 alone
+        verifies without one, as a one-chain trail does."""
+        s = self.schema
+        for stmt in filter(str.strip, _MIGRATE_V1.format(s=s).split(";")):
+            await conn.execute(stmt)
+        cur = await conn.execute(f"SELECT key, value FROM {s}.meta WHERE key LIKE 'audit_%%'")
+        meta = dict(await cur.fetchall())
+        head = meta.get("audit_head", "")
+        if head or meta.get("audit_anchor_seq"):
+            seq, h, mac = head.split(":") if head else ("0", "", "")
+            await conn.execute(
+                f"INSERT INTO {s}.audit_lanes VALUES (0, %s, %s, %s, %s, %s)",
+                (
+                    int(seq),
+                    h,
+                    mac,
+                    int(meta.get("audit_anchor_seq", 0)),
+                    meta.get("audit_anchor_hash", ""),
+                ),
+            )
+        await conn.execute(
+            f"DELETE FROM {s}.meta WHERE key IN "
+            "('audit_head', 'audit_anchor_seq', 'audit_anchor_hash')"
+        )
 
     async def close(self) -> None:
         """Close the pool (idempotent)."""
@@ -960,32 +1076,33 @@ class PostgresBackend:
     async def control_generation(self) -> int:
         return await self.generation()
 
-    async def audit_entries(
-        self, secret_name: str | None = None, after_seq: int = 0
-    ) -> list[AccessLogEntry]:
+    async def audit_entries(self, secret_name: str | None = None) -> list[AccessLogEntry]:
         sql = (
             'SELECT seq, ts, "user", action, secret_id, secret_name, source_ip, success, '
-            f"reason, prev_hash, hash FROM {self.schema}.audit WHERE seq > %s"
+            f"reason, prev_hash, hash, lane FROM {self.schema}.audit"
         )
-        args: list[Any] = [after_seq]
+        args: tuple[Any, ...] = ()
         if secret_name is not None:
-            sql += " AND secret_name = %s"
-            args.append(secret_name)
+            sql += " WHERE secret_name = %s"
+            args = (secret_name,)
         async with self.unit() as tx:
-            rows = await tx._all(sql + " ORDER BY seq", tuple(args))
+            rows = await tx._all(sql + " ORDER BY ts, lane, seq", args)
         return [audit_entry_from_row(r) for r in rows]
 
-    async def audit_head(self) -> tuple[int, str, str] | None:
+    async def audit_trail(self) -> TrailState:
         async with self.unit() as tx:
-            value = await tx.meta_get("audit_head")
-        if not value:
-            return None
-        seq, h, mac = value.split(":")
-        return int(seq), h, mac
-
-    async def audit_anchor(self) -> tuple[int, str]:
-        async with self.unit() as tx:
-            return await tx._anchor()
+            rows = await tx._all(
+                "SELECT lane, seq, hash, mac, anchor_seq, anchor_hash FROM {s}audit_lanes "
+                "ORDER BY lane"
+            )
+            registry = await tx.meta_get("audit_lanes")
+        return TrailState(
+            tuple(
+                LaneState(lane, anchor_seq, anchor_hash, (seq, h, mac) if seq else None)
+                for lane, seq, h, mac, anchor_seq, anchor_hash in rows
+            ),
+            registry,
+        )
 
     # -- backup and restore: pg_dump / pg_restore of the schema (backends/pg_backup.py) -----
 
@@ -1003,6 +1120,8 @@ class PostgresBackend:
         """Replace the schema's contents with a dump's, in one server transaction."""
         before = await self.generation()
         await asyncio.to_thread(pg_backup.restore_schema, self.dsn, self.schema, source)
+        await self._migrate(create=True)  # a dump from an older release comes back migrated
+        await _drop_lane_owners_of(self)
         # The dump brings back its own, older change counter: move it past both histories, or
         # a host whose cache saw a value of the counter the restored one reaches again would
         # keep serving entries from before the restore.
@@ -1015,6 +1134,32 @@ class PostgresBackend:
                 )
         except Exception as exc:
             raise _mapped(exc, self.where) from None
+
+
+async def _drop_lane_owners_of(store: PostgresBackend) -> None:
+    """After a restore, every session holding one of this trail's lanes caches that lane's head
+    from before it: end those sessions (their pools reconnect; an operation in flight fails
+    with ``BackendUnavailableError``), so nobody appends after a head that is gone."""
+    space = store.lane_space & 0xFFFFFFFF  # pg_locks shows the first key as an unsigned oid
+    locks = (
+        "FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = %s "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND pid <> pg_backend_pid()"
+    )
+    async with store.pool.connection() as conn:
+        await conn.execute("SELECT pg_advisory_unlock_all()")  # this session's own lane
+        state = store.conns.get(conn)
+        if state is not None:
+            state.lane = None
+        await conn.execute(f"SELECT pg_terminate_backend(pid) {locks}", (space,))
+        for _ in range(100):  # the backends end asynchronously; wait (at most ~5 s)
+            cur = await conn.execute(f"SELECT count(*) {locks}", (space,))
+            row = await cur.fetchone()
+            if not row or not row[0]:
+                break
+            await asyncio.sleep(0.05)
+        await conn.commit()
+    await store.pool.check()  # the pool's own terminated connections, before anyone takes one
 
 
 def _where(dsn: str) -> str:

@@ -117,8 +117,8 @@ def record_from_row(
 
 
 def audit_entry_from_row(row: Sequence[Any]) -> AccessLogEntry:
-    """An ``AccessLogEntry`` from an ``audit`` row."""
-    seq, ts, user, action, sid, sname, ip, ok, reason, prev, h = row
+    """An ``AccessLogEntry`` from an ``audit`` row (a 12th column, when present, is its lane)."""
+    seq, ts, user, action, sid, sname, ip, ok, reason, prev, h, *lane = row
     return models.AccessLogEntry(
         seq=seq,
         timestamp=datetime.fromisoformat(ts),
@@ -131,4 +131,5 @@ def audit_entry_from_row(row: Sequence[Any]) -> AccessLogEntry:
         reason=reason,
         prev_hash=prev,
         entry_hash=h,
+        lane=lane[0] if lane else 0,
     )

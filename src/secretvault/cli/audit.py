@@ -43,8 +43,9 @@ def log(
         mark = "ok  " if e.success else "FAIL"
         what = e.secret_name or "-"
         why = f"  ({e.reason})" if e.reason else ""
+        ident = str(e.seq) if e.lane == 0 else f"{e.lane}.{e.seq}"  # lane.seq on PostgreSQL
         typer.echo(
-            f"{e.seq:>6} {e.timestamp:%Y-%m-%d %H:%M:%S} {mark} {e.user:<16} "
+            f"{ident:>6} {e.timestamp:%Y-%m-%d %H:%M:%S} {mark} {e.user:<16} "
             f"{e.action:<14} {what}{why}"
         )
 
@@ -64,7 +65,9 @@ def verify(ctx: typer.Context, as_json: bool = json_option()) -> None:
         return
     if not report.ok:
         raise fail(
-            f"audit trail does NOT verify at entry {report.first_bad_seq}: {report.reason}",
+            "audit trail does NOT verify"
+            + ("" if report.first_bad_seq is None else f" at entry {report.first_bad_seq}")
+            + f": {report.reason}",
             11,
             "the audit table was tampered with or damaged; restore a backup and investigate",
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from secretvault.audit.chain import AuditEvent, ChainReport, verify_chain
+from secretvault.audit.chain import AuditEvent, ChainReport, verify_trail
 from secretvault.errors import AuditError, SecretVaultError
 from secretvault.models import secret_id_for
 
@@ -108,6 +108,8 @@ class AuditWriter:
         """Check the whole chain: an edited, deleted, inserted, reordered or cut-off entry is
         reported with its seq."""
         await self.flush(force=True)
-        seq, h = await self.control.audit_anchor()
+        # the trail's state before its entries: an append in between then shows as an entry
+        # past a head (reported), never as a head past the entries read
+        trail = await self.control.audit_trail()
         entries = await self.control.audit_entries()
-        return verify_chain(self.key, entries, seq, h, await self.control.audit_head())
+        return verify_trail(self.key, entries, trail)

@@ -24,6 +24,7 @@ class AccessLogEntry(Model):
     reason: str | None = None
     prev_hash: str = ""
     entry_hash: str = ""
+    lane: int = 0  # which chain of a many-writer trail (PostgreSQL); 0 on the local store
 
 
 class AccessLog(Model):

@@ -22,6 +22,7 @@ from secretvault import (
 )
 from secretvault.audit import chain
 from secretvault.audit.chain import AuditEvent
+from secretvault.models import AccessLogEntry
 
 
 async def _populate(vault: SecretVault) -> None:
@@ -580,3 +581,88 @@ def test_canonical_form_is_the_json_array_byte_for_byte(
 def test_canonical_form_of_an_unusual_entry_falls_back_to_json() -> None:
     entry = AuditEvent("u", "read", seq=True)  # type: ignore[arg-type]  # a caller's bug
     assert chain.canonical(entry) == chain._canonical_json(entry)
+
+
+# -- a trail in lanes (the PostgreSQL store's; audit.chain.verify_trail) --------------------
+
+KEY = b"lane-test-key".ljust(32, b"\0")
+
+
+def _lane(lane: int, n: int, start: int = 0, prev: str | None = None) -> list[AccessLogEntry]:
+    """``n`` entries of ``lane`` chained from its genesis (or from ``prev`` after ``start``)."""
+    prev = chain.lane_genesis(KEY, lane) if prev is None else prev
+    out = []
+    for seq in range(start + 1, start + n + 1):
+        event = AuditEvent(user=f"u{lane}", action="read", secret_name="s", seq=seq, lane=lane)
+        event.prev_hash, event.entry_hash = prev, chain.seal(KEY, prev, event)
+        prev = event.entry_hash
+        out.append(AccessLogEntry(**{f: getattr(event, f) for f in event.__slots__}))
+    return out
+
+
+def _state(lane: int, entries: list[AccessLogEntry]) -> chain.LaneState:
+    last = entries[-1]
+    return chain.LaneState(
+        lane, head=(last.seq, last.entry_hash, chain.head_mac(KEY, last.seq, last.entry_hash))
+    )
+
+
+def _trail(*lanes: list[AccessLogEntry]) -> tuple[list[AccessLogEntry], chain.TrailState]:
+    states = tuple(_state(i, entries) for i, entries in enumerate(lanes))
+    flat = [e for entries in lanes for e in entries]
+    return flat, chain.TrailState(states, chain.registry_value(KEY, len(lanes)))
+
+
+def test_a_trail_of_three_lanes_verifies_in_any_order() -> None:
+    entries, trail = _trail(_lane(0, 3), _lane(1, 5), _lane(2, 1))
+    report = chain.verify_trail(KEY, reversed(entries), trail)
+    assert report.ok and report.checked == 9
+
+
+def test_one_chain_without_a_registry_is_lane_0() -> None:
+    entries = _lane(0, 4)
+    assert chain.verify_trail(KEY, entries, chain.TrailState((_state(0, entries),))).ok
+    two = chain.TrailState((_state(0, entries), _state(1, _lane(1, 1))))
+    report = chain.verify_trail(KEY, entries + _lane(1, 1), two)
+    assert not report.ok and "record of the trail's lanes is missing" in report.reason
+
+
+def test_an_entry_moved_into_another_lane_breaks_that_lane() -> None:
+    zero, one = _lane(0, 2), _lane(1, 2)
+    moved = [e.model_copy(update={"lane": 0, "seq": 3}) for e in one[:1]]
+    # lane 0 "continues" with lane 1's first entry: its prev_hash is lane 1's genesis
+    entries, trail = _trail(zero + moved, one[1:])
+    report = chain.verify_trail(KEY, entries, trail)
+    assert not report.ok and report.lane == 0
+
+
+def test_a_lane_missing_or_unregistered_or_a_forged_registry_is_reported() -> None:
+    entries, trail = _trail(_lane(0, 2), _lane(1, 2), _lane(2, 2))
+    gone = chain.TrailState(trail.lanes[:1] + trail.lanes[2:], trail.registry)
+    report = chain.verify_trail(KEY, [e for e in entries if e.lane != 1], gone)
+    assert not report.ok and report.reason == "lane 1 is missing"
+    fewer = chain.TrailState(trail.lanes, chain.registry_value(KEY, 2))
+    assert chain.verify_trail(KEY, entries, fewer).reason == "lane 2 is not registered"
+    forged = chain.TrailState(trail.lanes, "3:" + "0" * 64)
+    assert "was altered" in chain.verify_trail(KEY, entries, forged).reason
+    stray = chain.verify_trail(KEY, entries + _lane(7, 1), trail)
+    assert not stray.ok and stray.lane == 7
+
+
+def test_a_lane_cut_short_or_without_a_head_is_reported() -> None:
+    entries, trail = _trail(_lane(0, 2), _lane(1, 4))
+    cut = chain.verify_trail(KEY, entries[:-1], trail)
+    assert not cut.ok and cut.lane == 1 and "entries after 3 are missing" in cut.reason
+    headless = chain.TrailState((trail.lanes[0], chain.LaneState(1)), trail.registry)
+    assert chain.verify_trail(KEY, entries, headless).reason == "lane 1 has no head"
+
+
+def test_entries_appended_after_the_heads_were_read_still_verify() -> None:
+    """A live fleet: the heads are read first, more entries land before the entries are read;
+    they must follow from the recorded head (a forged one does not)."""
+    early = _lane(0, 3)
+    _, trail = _trail(early)
+    later = _lane(0, 2, start=3, prev=early[-1].entry_hash)
+    assert chain.verify_trail(KEY, early + later, trail).ok
+    forged = later[-1].model_copy(update={"user": "mallory"})
+    assert not chain.verify_trail(KEY, [*early, later[0], forged], trail).ok

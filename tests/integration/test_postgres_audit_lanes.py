@@ -1,0 +1,202 @@
+"""The PostgreSQL audit trail in lanes (backends/postgres.py, audit/chain.py): concurrent units
+append to different lanes without waiting on one another and the trail verifies; removing a
+lane, its registry or a lane's newest entry is reported; a schema v1 trail (one chain) is
+migrated by ``init`` into lane 0 and goes on verifying; a restore under a second host makes
+that host start its lane afresh instead of forking it.
+
+Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POSTGRES_DSN).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from secretvault import SecretsConfig, SecretType, SecretVault
+from secretvault.errors import ConfigurationError
+
+pytestmark = pytest.mark.integration
+
+DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")  # read before the env is cleared
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> SecretsConfig:
+    if DSN is None:
+        if os.environ.get("CI"):
+            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
+        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
+    schema = "l_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
+    return SecretsConfig(
+        default_backend="postgres",
+        postgres_dsn=DSN,
+        postgres_schema=schema,
+        postgres_pool_size=4,
+        storage_path=str(tmp_path / "host" / "vault.db"),
+        master_key_path=str(tmp_path / "host" / "master.key"),
+    )
+
+
+def _sql(cfg: SecretsConfig, *statements: str) -> list[tuple[object, ...]]:
+    """Run statements as the database's owner (the "attacker with write access"); the last
+    one's rows."""
+    assert DSN is not None
+    rows: list[tuple[object, ...]] = []
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        for stmt in statements:
+            cur = conn.execute(stmt.format(s=cfg.postgres_schema))
+            rows = cur.fetchall() if cur.description else []
+    return rows
+
+
+async def _busy_vault(cfg: SecretsConfig, reads: int = 12) -> SecretVault:
+    """A vault whose pool has appended from several connections at once (several lanes)."""
+    vault = SecretVault(cfg)
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "lane-a", "value-a")
+    await asyncio.gather(*(vault.get_secret("lane-a", user=f"u{i}") for i in range(reads)))
+    return vault
+
+
+async def test_concurrent_units_append_to_different_lanes_and_the_trail_verifies(
+    cfg: SecretsConfig,
+) -> None:
+    vault = await _busy_vault(cfg)
+    try:
+        entries = (await vault.get_access_log()).entries
+        assert len([e for e in entries if e.action == "read"]) == 12
+        lanes = {e.lane for e in entries}
+        assert len(lanes) >= 2  # four pooled connections, twelve reads at once
+        for lane in lanes:  # each lane is a gapless chain of its own
+            seqs = sorted(e.seq for e in entries if e.lane == lane)
+            assert seqs == list(range(1, len(seqs) + 1))
+        registry = _sql(cfg, "SELECT value FROM {s}.meta WHERE key = 'audit_lanes'")
+        assert registry and str(registry[0][0]).startswith(f"{max(lanes) + 1}:")
+        report = await vault.verify_audit()
+        assert report.ok and report.checked == len(entries), report
+    finally:
+        await vault.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (
+            [
+                "DELETE FROM {s}.audit WHERE lane = (SELECT max(lane) FROM {s}.audit_lanes)",
+                "DELETE FROM {s}.audit_lanes WHERE lane = (SELECT max(lane) FROM {s}.audit_lanes)",
+            ],
+            "is missing",
+        ),
+        (["DELETE FROM {s}.meta WHERE key = 'audit_lanes'"], "record of the trail's lanes"),
+        (
+            [
+                "UPDATE {s}.meta SET value = '1:' || split_part(value, ':', 2) "
+                "WHERE key = 'audit_lanes'"
+            ],
+            "was altered",
+        ),
+        (
+            [
+                "DELETE FROM {s}.audit WHERE (lane, seq) = "
+                "(SELECT lane, max(seq) FROM {s}.audit WHERE lane = 1 GROUP BY lane)"
+            ],
+            "lane 1: entries after",
+        ),
+        (
+            ["UPDATE {s}.audit SET lane = 0, seq = seq + 1000 WHERE lane = 1"],
+            "lane 0",
+        ),
+    ],
+    ids=[
+        "whole-lane-removed",
+        "registry-removed",
+        "registry-rewritten",
+        "lane-tail-cut",
+        "entries-moved-to-another-lane",
+    ],
+)
+async def test_tampering_with_lanes_is_reported(
+    cfg: SecretsConfig, tamper: list[str], reason: str
+) -> None:
+    vault = await _busy_vault(cfg)
+    try:
+        assert (await vault.verify_audit()).ok
+        assert _sql(cfg, "SELECT 1 FROM {s}.audit_lanes WHERE lane = 1")  # two lanes at least
+        _sql(cfg, *tamper)
+        report = await vault.verify_audit()
+        assert not report.ok
+        assert reason in report.reason, report
+    finally:
+        await vault.shutdown()
+
+
+# What schema v1 looked like for the audit trail: one chain, its head and anchor in ``meta``.
+_TO_V1 = [
+    "INSERT INTO {s}.meta SELECT 'audit_head', seq || ':' || hash || ':' || mac "
+    "FROM {s}.audit_lanes WHERE lane = 0",
+    "DROP TABLE {s}.audit_lanes",
+    "DELETE FROM {s}.meta WHERE key = 'audit_lanes'",
+    "ALTER TABLE {s}.audit DROP CONSTRAINT audit_pkey",
+    "ALTER TABLE {s}.audit DROP COLUMN lane",
+    "ALTER TABLE {s}.audit ADD PRIMARY KEY (seq)",
+    "UPDATE {s}.meta SET value = '1' WHERE key = 'schema_version'",
+]
+
+
+async def test_a_schema_v1_trail_is_migrated_by_init_into_lane_0(cfg: SecretsConfig) -> None:
+    one = cfg.model_copy(update={"postgres_pool_size": 1})  # one connection: one lane, 0
+    vault = SecretVault(one)
+    await vault.initialize()
+    await vault.store_secret(SecretType.API_KEY, "old", "old-value")
+    await vault.get_secret("old")
+    before = (await vault.get_access_log()).entries
+    await vault.shutdown()
+    assert {e.lane for e in before} == {0}
+    _sql(cfg, *_TO_V1)
+
+    with pytest.raises(ConfigurationError, match="secretvault init"):
+        await SecretVault(cfg).initialize(create=False)
+
+    vault = SecretVault(cfg)
+    await vault.initialize()  # what `secretvault init` does: migrates
+    try:
+        after = (await vault.get_access_log()).entries
+        assert [(e.seq, e.entry_hash) for e in after] == [(e.seq, e.entry_hash) for e in before]
+        assert (await vault.verify_audit()).ok
+        await asyncio.gather(*(vault.get_secret("old") for _ in range(8)))
+        assert (await vault.verify_audit()).ok
+        assert _sql(cfg, "SELECT value FROM {s}.meta WHERE key = 'audit_lanes'")
+        assert _sql(cfg, "SELECT value FROM {s}.meta WHERE key = 'schema_version'") == [("2",)]
+    finally:
+        await vault.shutdown()
+
+
+async def test_a_restore_makes_other_hosts_start_their_lanes_afresh(
+    cfg: SecretsConfig, tmp_path: Path
+) -> None:
+    host_a = await _busy_vault(cfg)
+    host_b = SecretVault(cfg)
+    await host_b.initialize()
+    try:
+        await host_b.get_secret("lane-a")  # host B holds a lane and caches its head
+        backup = await host_a.backup(tmp_path / "vault.pgdump")
+        for _ in range(3):  # both lanes move past the backup
+            await host_a.get_secret("lane-a")
+            await host_b.get_secret("lane-a")
+        await host_a.restore(backup, user="ops")
+        assert (await host_a.verify_audit()).ok
+        # host B's connections were ended by the restore: it reconnects, claims a lane from
+        # the restored heads and appends after them, never after the heads it remembered
+        for _ in range(3):
+            assert (await host_b.get_secret("lane-a"))[0] == "value-a"
+        report = await host_a.verify_audit()
+        assert report.ok, report
+    finally:
+        await host_b.shutdown()
+        await host_a.shutdown()
