@@ -26,6 +26,7 @@ from secretvault.backends.base import (
     DumpableStore,
     FileBackedStore,
     SecretFilter,
+    StaleReadError,
     Unit,
     backups_folder,
 )
@@ -251,8 +252,20 @@ class SecretVault:
             hit = await self._cache_hit(name, version, user, source_ip)
             if hit is not None:
                 return hit
-        err: SecretVaultError | None = None
         generation = await ops.cache.generation() if ops.cache.enabled else -1
+        try:
+            value, record = await self._read_audited(name, user, source_ip, version)
+        except StaleReadError:  # the store's cached row had changed: nothing was committed
+            value, record = await self._read_audited(name, user, source_ip, version)
+        ops.cache.put(name, version, value, record, generation)
+        return value, record
+
+    async def _read_audited(
+        self, name: str, user: str, source_ip: str | None, version: int | None
+    ) -> tuple[str, SecretRecord]:
+        """One unit: read, decide, decrypt, audit (success or failure), commit."""
+        ops = self.ops
+        err: SecretVaultError | None = None
         # A failed read is audited in the same unit, which commits: the failure entry and an
         # expiry noticed on the way (status EXPIRED) are kept, as the denial must be.
         async with ops.unit() as unit:
@@ -281,7 +294,6 @@ class SecretVault:
                 )
         if err is not None:
             raise err
-        ops.cache.put(name, version, value, record, generation)
         return value, record
 
     async def _cache_hit(

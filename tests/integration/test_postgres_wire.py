@@ -87,9 +87,10 @@ async def test_a_dead_connection_the_pool_did_not_notice_is_replayed_once(
     tmp_path: Path, app: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the checkout probe off, a read on a connection the server dropped fails on its
-    first round trip; that round trip (BEGIN + the record, no COMMIT) is replayed on a fresh
+    first round trip; that round trip (the record, no COMMIT) is replayed on a fresh
     connection (the pool's other idle ones are pinged first: they died too) and the caller
-    sees the value, audited once."""
+    sees the value, audited once. (A read by version: the current version of a secret read
+    before is one round trip that commits, never replayed — test_postgres_row_cache.py.)"""
 
     async def no_probe(conn: object) -> None:
         return None
@@ -104,7 +105,7 @@ async def test_a_dead_connection_the_pool_did_not_notice_is_replayed_once(
         assert _terminate(app) >= 1
         await asyncio.sleep(0.2)
         for _ in range(3):
-            assert (await vault.get_secret("wire-a"))[0] == "value-a"
+            assert (await vault.get_secret("wire-a", version=1))[0] == "value-a"
         entries = (await vault.get_access_log()).entries
         assert len(entries) == before + 3  # one entry per read, none for the replay
         assert (await vault.verify_audit()).ok

@@ -118,6 +118,13 @@ class Binding:
     spec: str  # JSON: the options the injection was made with (never the value)
 
 
+class StaleReadError(Exception):
+    """A store answered ``read`` from a cache it checks when the unit commits, and the record
+    had changed by then: the unit committed nothing. The caller runs the operation again (the
+    store has dropped its cache, so the next read asks the database). Not a ``SecretVaultError``:
+    it never reaches a user and is never audited."""
+
+
 class SecretSession(Protocol):
     """The secret-store role inside one unit of work."""
 
@@ -128,7 +135,9 @@ class SecretSession(Protocol):
     async def read(
         self, name: str, version: int | None = None
     ) -> tuple[SecretRecord, StoredVersion | None] | None:
-        """Record and one version (default: current); None when the secret is absent."""
+        """Record and one version (default: current); None when the secret is absent. A
+        store may answer from a cache it checks when the unit commits; the unit then raises
+        ``StaleReadError`` if the record had changed, and the caller runs the read again."""
         ...
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:

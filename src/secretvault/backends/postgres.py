@@ -14,7 +14,11 @@ Storage decisions, written down once:
   open with ``create``) creates it; creation is serialised with an advisory lock so hosts
   starting together do not race.
 - Both roles live in one database, so a unit of work is ONE transaction (READ COMMITTED): an
-  operation and its audit entry commit together, exactly as on the local store.
+  operation and its audit entry commit together, exactly as on the local store. (A read's
+  lock-free SELECT may run before that transaction, see ``PostgresTransaction``: its audit
+  entry still commits before the value is returned.)
+- Reads of a secret read before are served from a per-process row cache of ciphertext rows,
+  checked by the commit of the read's own audit entry (``read``): one round trip per read.
 - No lost update, no version assigned twice: ``get`` (the facade calls it before every change)
   takes the secret's row lock (``FOR UPDATE``), and ``add_version`` writes with compare-and-set
   on ``current_version``; the ``versions`` primary key backs both up. Reads (``read``,
@@ -63,7 +67,13 @@ from secretvault.audit.chain import (
     seal,
 )
 from secretvault.backends import pg_backup
-from secretvault.backends.base import DumpKeys, SecretFilter, StoredVersion, StoreFeatures
+from secretvault.backends.base import (
+    DumpKeys,
+    SecretFilter,
+    StaleReadError,
+    StoredVersion,
+    StoreFeatures,
+)
 from secretvault.backends.rows import (
     SECRET_COLUMNS,
     audit_entry_from_row,
@@ -138,6 +148,38 @@ _PLACEHOLDER = re.compile(r"%s|\?")
 _COLS = ", ".join(SECRET_COLUMNS)
 _COLS_S = ", ".join("s." + c for c in SECRET_COLUMNS)
 
+# ``read``: the record, one version and the two rows' xmin (what the row cache's guard checks)
+_READ = (
+    f"SELECT {_COLS_S}, v.version, v.ciphertext, v.nonce, v.salt, v.key_id, v.created_at, "
+    "v.created_by, v.stage, s.xmin::text, v.xmin::text FROM {s}secrets s LEFT JOIN {s}versions v "
+    "ON v.secret_id = s.id AND v.version = COALESCE(%s, s.current_version) WHERE s.name = %s"
+)
+# aborts the unit (SQLSTATE SVSTL, ``StaleReadError``) unless both rows are as cached
+_GUARD = (
+    "SELECT {s}expect_current(EXISTS (SELECT 1 FROM {s}secrets s JOIN {s}versions v "
+    "ON v.secret_id = s.id AND v.version = s.current_version "
+    "WHERE s.name = %s AND s.xmin = %s::xid AND v.xmin = %s::xid))"
+)
+_FUNCTIONS = (
+    "CREATE OR REPLACE FUNCTION {s}.expect_current(unchanged BOOLEAN) RETURNS VOID "
+    "LANGUAGE plpgsql AS $$ BEGIN IF NOT unchanged THEN "
+    "RAISE EXCEPTION USING ERRCODE = 'SVSTL', MESSAGE = "
+    "'secretvault: a record the client had cached changed; the client reads it again'; "
+    "END IF; END $$",
+)
+ROW_CACHE_SIZE = 4096  # records per process; ciphertext and metadata only, never a value
+_STALE = b"SVSTL"  # the guard's SQLSTATE
+
+
+def _read_result(row: tuple[Any, ...]) -> tuple[SecretRecord, StoredVersion | None]:
+    """``read``'s answer from a row of ``_READ``."""
+    v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:16]
+    if v is None:
+        return record_from_row(row[:8], backend=BackendType.POSTGRES), None
+    env = Envelope(bytes(ct), bytes(nonce), bytes(salt), kid)
+    stored = StoredVersion(v, env, time_from(created_at), created_by, stage)
+    return record_from_row(row[:8], env, BackendType.POSTGRES), stored
+
 
 def _unavailable(exc: BaseException, where: str) -> BackendUnavailableError:
     """A psycopg connection-level failure as the user-facing error (no DSN, no password)."""
@@ -151,6 +193,7 @@ def _unavailable(exc: BaseException, where: str) -> BackendUnavailableError:
 # libpq constants the wire layer compares against (psycopg.pq's enums, checked in ``open``).
 _FATAL_ERROR, _PIPELINE_SYNC = 7, 10
 _CONN_OK = 0
+_SQLSTATE = 67  # PG_DIAG_SQLSTATE
 _BINARY = 1
 _BYTEA_OID = 17
 
@@ -184,16 +227,22 @@ class PostgresTransaction(SqlControlRole):
 
     ``async with store.unit() as tx``: a pooled connection in libpq pipeline mode. Statements
     are prepared once per connection and sent as Bind/Execute; a statement whose result
-    nobody reads (``_run``: the audit row, the head update, stage changes) waits in libpq's
-    buffer and travels with the next one that needs an answer, or with COMMIT. BEGIN is sent
-    with the first statement, so an audited read costs two round trips: BEGIN + the record;
-    audit row + lane head + COMMIT (the connection's audit lane knows its head). Errors of queued
-    statements surface at the next round trip — at the latest at COMMIT, which then fails and
-    rolls everything back, as a unit must.
+    nobody reads (``_run``: the audit row, the lane head, stage changes) waits and travels
+    with the next one that needs an answer, or with the commit.
+
+    BEGIN is sent only when the unit needs a transaction across round trips (a row lock, a
+    read after a write): a lock-free first read runs on its own, and statements queued after
+    it are sent at the end in front of libpq's Sync, which commits them as one implicit
+    transaction — or rolls all of them back on any error, as COMMIT would. So an audited
+    read is two round trips (the record; audit row + lane head), or ONE for a secret read
+    before (``read``'s row cache: guard + audit row + lane head). Errors of queued statements
+    surface at the next round trip — at the latest at the commit, which then fails and rolls
+    everything back, as a unit must.
 
     The pool hands out a connection without pinging it (``_probe``). A connection that turns
-    out dead on the unit's first round trip — before any answer came back, so no COMMIT
-    reached the server — is dropped and the round trip replayed once on a fresh one."""
+    out dead on the unit's first round trip — before any answer came back, and when that
+    round trip commits nothing — is dropped and the round trip replayed once on a fresh
+    one."""
 
     __slots__ = (
         "begun",
@@ -201,7 +250,7 @@ class PostgresTransaction(SqlControlRole):
         "changed",
         "claimed",
         "conn",
-        "implicit",
+        "held",
         "lane",
         "pg",
         "preparing",
@@ -214,17 +263,19 @@ class PostgresTransaction(SqlControlRole):
         "waiter",
     )
 
-    def __init__(self, store: PostgresBackend, *, implicit: bool = False) -> None:
+    def __init__(self, store: PostgresBackend) -> None:
         self.store = store
         self.s = store.prefix  # the {s} prefix of every statement
         self.changed = False
-        # implicit: no BEGIN; every round trip is a transaction of its own (one-statement reads)
-        self.implicit = implicit
-        self.begun = implicit
+        self.begun = False  # BEGIN was sent: the unit is an explicit transaction
+        # Statements queued before the unit needed a transaction (``_queue``): sent with BEGIN
+        # in front when a round trip comes first, or alone before the final Sync, which then
+        # commits them as one implicit transaction (no BEGIN, no COMMIT: an audited read).
+        self.held: list[tuple[str, tuple[Any, ...]]] = []
         self.busy = False  # a round trip is in flight (a cancelled one leaves the wire dirty)
         self.queued = False  # statements wait in libpq's buffer
         self.conn: AsyncConnection[Any] | None = None
-        self.replay: list[tuple[str, tuple[Any, ...]]] | None = []
+        self.replay: list[tuple[str, tuple[Any, ...]] | None] | None = []  # None: BEGIN
         self.preparing: list[tuple[tuple[bytes, tuple[int, ...] | None], bytes]] = []
         # The socket is registered with the event loop once per unit (``_readable``), not once
         # per wait: an add/remove pair per round trip was ~15 % of a read's client CPU.
@@ -288,9 +339,7 @@ class PostgresTransaction(SqlControlRole):
             return
         clean = False
         try:
-            if self.implicit:
-                pass  # each of its statements was its own transaction, synced by itself
-            elif commit and self.begun:
+            if commit and self.begun:
                 self.pg.send_query_params(b"COMMIT", None)
                 self.replay = None  # a COMMIT may have reached the server: never replayed
                 res = await self._sync()
@@ -298,8 +347,20 @@ class PostgresTransaction(SqlControlRole):
                     from psycopg.errors import InFailedSqlTransaction
 
                     raise InFailedSqlTransaction("the transaction was rolled back")
-                if self.lane is not None:
-                    self.state.lane = self.lane
+                self._committed()
+            elif commit and self.held:
+                # One implicit transaction, ended (committed, or rolled back on any error) by
+                # the Sync: what a BEGIN … COMMIT pair would do, two statements fewer.
+                self.replay = None  # it commits: never replayed
+                held, self.held = self.held, []
+                for sql, args in held:
+                    self._put(sql, args)
+                try:
+                    await self._sync()
+                except StaleReadError:  # the Sync rolled it all back: the wire is clean
+                    clean = not self.busy and self.pg.status == _CONN_OK
+                    raise
+                self._committed()
             elif self.begun and not self.busy and self.pg.status == _CONN_OK:
                 self.pg.send_query_params(b"ROLLBACK", None)
                 self.replay = None
@@ -312,6 +373,14 @@ class PostgresTransaction(SqlControlRole):
                 clean = False
         finally:
             await self._release(clean)
+
+    def _committed(self) -> None:
+        """After a successful commit: the lane's new head is this connection's; a change
+        makes the store's row cache stale (dropped, rather than checked at the next read)."""
+        if self.lane is not None:
+            self.state.lane = self.lane
+        if self.changed:
+            self.store.rows.clear()
 
     async def _release(self, clean: bool) -> None:
         if self.reader is not None:  # before the connection (and its fd) can close
@@ -331,12 +400,36 @@ class PostgresTransaction(SqlControlRole):
 
     # -- the wire ---------------------------------------------------------------------------
 
-    def _send(self, sql: str, args: tuple[Any, ...]) -> None:
-        """Queue one statement (prepared on this connection the first time it is seen)."""
+    def _queue(self, sql: str, args: tuple[Any, ...]) -> None:
+        """A statement whose result nobody reads: into libpq's buffer inside a transaction,
+        else held until the unit knows whether it needs one (``held``)."""
+        if self.begun:
+            self._put(sql, args)
+        else:
+            self.held.append((sql, args))
+
+    def _begin(self) -> None:
+        """Make the unit an explicit transaction: BEGIN, then what was held."""
+        self.pg.send_query_params(b"BEGIN", None)
+        self.begun = True
+        if self.replay is not None:
+            self.replay.append(None)
+        held, self.held = self.held, []
+        for sql, args in held:
+            self._put(sql, args)
+
+    def _ask(self, sql: str, args: tuple[Any, ...], free: bool) -> None:
+        """Send a statement whose answer is awaited next. ``free``: a read that takes no lock
+        and needs no transaction, sent as the unit's first statement without BEGIN (READ
+        COMMITTED gives each statement its own snapshot anyway)."""
+        if not self.begun and not (free and not self.held):
+            self._begin()
+        self._put(sql, args)
+
+    def _put(self, sql: str, args: tuple[Any, ...]) -> None:
+        """Put one statement in libpq's buffer (prepared on this connection the first time
+        it is seen)."""
         pg = self.pg
-        if not self.begun:
-            pg.send_query_params(b"BEGIN", None)
-            self.begun = True
         stmt = self.store.statements.get(sql) or self.store.statement(sql)
         state = self.state
         values: list[bytes | None] = []
@@ -387,10 +480,12 @@ class PostgresTransaction(SqlControlRole):
             await self._release(False)
             await self.store.pool.check()
             await self._attach()
-            self.begun = self.implicit
             self.preparing = []
-            for sql, args in replay:
-                self._send(sql, args)
+            for item in replay:
+                if item is None:
+                    self.pg.send_query_params(b"BEGIN", None)
+                else:
+                    self._put(*item)
             results = await self._roundtrip()
         self.replay = None
         preparing, self.preparing = self.preparing, []
@@ -398,6 +493,9 @@ class PostgresTransaction(SqlControlRole):
             if res.status == _FATAL_ERROR:
                 from psycopg.errors import error_from_result
 
+                if res.error_field(_SQLSTATE) == _STALE:  # nothing after the guard ran
+                    self.store.rows.clear()
+                    raise StaleReadError("a record read from the row cache had changed")
                 if self.lane is not None:
                     # after an append: its lane's head may not be what this connection thinks
                     # (the tripwire in ``append_audit``); the unit ends by closing it
@@ -468,8 +566,10 @@ class PostgresTransaction(SqlControlRole):
                 asyncio.get_running_loop().remove_reader(self.reader)
                 self.reader = None
 
-    async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        self._send(sql, args)
+    async def _one(
+        self, sql: str, args: tuple[Any, ...] = (), *, free: bool = False
+    ) -> tuple[Any, ...] | None:
+        self._ask(sql, args, free)
         res = await self._sync()
         if not res.ntuples:
             return None
@@ -478,8 +578,10 @@ class PostgresTransaction(SqlControlRole):
         row: tuple[Any, ...] = loader.load_row(0, tuple)
         return row
 
-    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        self._send(sql, args)
+    async def _all(
+        self, sql: str, args: tuple[Any, ...] = (), *, free: bool = False
+    ) -> list[tuple[Any, ...]]:
+        self._ask(sql, args, free)
         res = await self._sync()
         loader = self.state.loader
         loader.set_pgresult(res)
@@ -489,11 +591,11 @@ class PostgresTransaction(SqlControlRole):
     async def _run(self, sql: str, args: tuple[Any, ...] = ()) -> None:
         """Queue a statement whose result nobody reads: it travels with the next one that
         needs an answer (or with COMMIT)."""
-        self._send(sql, args)
+        self._queue(sql, args)
 
     async def _count(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         """Run a statement and wait for how many rows it touched."""
-        self._send(sql, args)
+        self._ask(sql, args, False)
         res = await self._sync()
         return res.command_tuples or 0
 
@@ -518,22 +620,29 @@ class PostgresTransaction(SqlControlRole):
     async def read(
         self, name: str, version: int | None = None
     ) -> tuple[SecretRecord, StoredVersion | None] | None:
-        """Record and one version (default: current) in one query, without locks."""
-        row = await self._one(
-            f"SELECT {_COLS_S}, v.version, v.ciphertext, v.nonce, v.salt, v.key_id, "
-            "v.created_at, v.created_by, v.stage FROM {s}secrets s LEFT JOIN {s}versions v "
-            "ON v.secret_id = s.id AND v.version = COALESCE(%s, s.current_version) "
-            "WHERE s.name = %s",
-            (version, name),
-        )
+        """Record and one version (default: current) in one query, without locks.
+
+        The current version of a secret read before comes from the store's row cache
+        (``PostgresBackend.rows``) without a round trip, when it is the unit's first
+        statement: a guard statement then travels with the unit's commit and aborts it if
+        either row changed since (their ``xmin``, the transaction that wrote the row version,
+        differs); the unit raises ``StaleReadError`` and the caller reads again. So an
+        audited read of a known secret is ONE round trip (guard, audit row, lane head), and
+        every read is still checked against the database before its value is returned."""
+        cache = self.store.rows
+        if version is None and not self.begun and not self.held:
+            row = cache.get(name)
+            if row is not None:
+                self._queue(_GUARD, (name, row[16], row[17]))
+                return _read_result(row)
+        row = await self._one(_READ, (version, name), free=True)
         if row is None:
             return None
-        v, ct, nonce, salt, kid, created_at, created_by, stage = row[8:]
-        if v is None:
-            return record_from_row(row[:8], backend=BackendType.POSTGRES), None
-        env = Envelope(bytes(ct), bytes(nonce), bytes(salt), kid)
-        stored = StoredVersion(v, env, time_from(created_at), created_by, stage)
-        return record_from_row(row[:8], env, BackendType.POSTGRES), stored
+        if version is None and row[8] is not None:
+            if len(cache) >= ROW_CACHE_SIZE:
+                del cache[next(iter(cache))]  # the oldest: a bound, not an LRU
+            cache[name] = row
+        return _read_result(row)
 
     async def get_version(self, secret_id: str, version: int) -> StoredVersion | None:
         row = await self._one(
@@ -729,7 +838,7 @@ class PostgresTransaction(SqlControlRole):
         entry.lane, entry.seq, entry.prev_hash = lane, seq + 1, prev
         ts = entry.timestamp.isoformat()
         entry.entry_hash = seal(key, prev, entry, ts)
-        self._send(
+        self._queue(
             'INSERT INTO {s}audit (seq, ts, "user", action, secret_id, secret_name, '
             "source_ip, success, reason, prev_hash, hash, lane) "
             "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -751,7 +860,7 @@ class PostgresTransaction(SqlControlRole):
         # The CASE is a tripwire, never expected to fire: if the lane's head is not where this
         # connection left it (a restore under a running fleet, a bug), seq becomes NULL and the
         # NOT NULL constraint aborts the unit instead of forking the lane.
-        self._send(
+        self._queue(
             "UPDATE {s}audit_lanes SET seq = CASE WHEN seq = %s THEN %s::bigint END, hash = %s, "
             "mac = %s "
             "WHERE lane = %s",
@@ -776,17 +885,18 @@ class PostgresTransaction(SqlControlRole):
             "FROM (SELECT lane, seq, hash FROM {s}audit_lanes ORDER BY lane) l "
             "WHERE pg_try_advisory_lock(%s, l.lane) LIMIT 1",
             (store.lane_space,),
+            free=True,  # a session lock: it outlives any transaction
         )
         if row is not None:
             lane, seq, h, registry = row
             if registry is None:  # a trail migrated from schema v1: record its lanes now
-                self._send("SELECT pg_advisory_xact_lock(%s)", (store.head_lock,))
+                self._queue("SELECT pg_advisory_xact_lock(%s)", (store.head_lock,))
                 counted = await self._one("SELECT count(*) FROM {s}audit_lanes")
                 await self.meta_set(
                     "audit_lanes", registry_value(key, int(counted[0]) if counted else 1)
                 )
             return int(lane), int(seq), str(h) or lane_genesis(key, int(lane))
-        self._send("SELECT pg_advisory_xact_lock(%s)", (store.head_lock,))
+        self._queue("SELECT pg_advisory_xact_lock(%s)", (store.head_lock,))
         created = await self._one(
             "INSERT INTO {s}audit_lanes (lane, seq, hash, mac) "
             "SELECT COALESCE(MAX(lane) + 1, 0), 0, '', '' FROM {s}audit_lanes RETURNING lane"
@@ -794,7 +904,7 @@ class PostgresTransaction(SqlControlRole):
         lane = int(created[0]) if created else 0
         # a new number: no other session can hold its lock (one that created it and rolled
         # back closed its connection, see ``_finish``)
-        self._send("SELECT pg_advisory_lock(%s, %s)", (store.lane_space, lane))
+        self._queue("SELECT pg_advisory_lock(%s, %s)", (store.lane_space, lane))
         await self.meta_set("audit_lanes", registry_value(key, lane + 1))
         return lane, 0, lane_genesis(key, lane)
 
@@ -904,6 +1014,8 @@ class PostgresBackend:
         self._pool: AsyncConnectionPool | None = None
         self.where = _where(dsn)
         self.statements: dict[str, bytes] = {}  # the store's SQL, as sent (see ``statement``)
+        # name -> the ``_READ`` row of its current version, checked at each use (``read``)
+        self.rows: dict[str, tuple[Any, ...]] = {}
         self.conns: weakref.WeakKeyDictionary[AsyncConnection[Any], _ConnState] = (
             weakref.WeakKeyDictionary()
         )
@@ -939,6 +1051,7 @@ class PostgresBackend:
             _PIPELINE_SYNC,
         )
         assert (pq.ConnStatus.OK, pq.Format.BINARY) == (_CONN_OK, _BINARY)
+        assert pq.DiagnosticField.SQLSTATE == _SQLSTATE
         # check=_probe: a pooled connection is handed out without a ping (see _probe); after a
         # server restart a dead one is replaced instead of failing the next operation.
         pool = AsyncConnectionPool(
@@ -1004,6 +1117,8 @@ class PostgresBackend:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
             for stmt in filter(str.strip, _TABLES.format(s=self.schema).split(";")):
                 await conn.execute(stmt)
+            for stmt in _FUNCTIONS:
+                await conn.execute(stmt.format(s=self.schema).encode())
             if found is not None and int(found[0]) == 1:
                 await self._migrate_v1(conn)
             await conn.execute(
@@ -1067,9 +1182,10 @@ class PostgresBackend:
 
     async def generation(self) -> int:
         """The change counter (a sequence: any host's committed or attempted change)."""
-        async with PostgresTransaction(self, implicit=True) as tx:
+        async with PostgresTransaction(self) as tx:
             row = await tx._one(
-                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {s}generation"
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {s}generation",
+                free=True,
             )
         return int(row[0]) if row else 0
 
@@ -1086,7 +1202,7 @@ class PostgresBackend:
             sql += " WHERE secret_name = %s"
             args = (secret_name,)
         async with self.unit() as tx:
-            rows = await tx._all(sql + " ORDER BY ts, lane, seq", args)
+            rows = await tx._all(sql + " ORDER BY ts, lane, seq", args, free=True)
         return [audit_entry_from_row(r) for r in rows]
 
     async def audit_trail(self) -> TrailState:

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from secretvault.audit.chain import AuditEvent, ChainReport, verify_trail
+from secretvault.backends.base import StaleReadError
 from secretvault.errors import AuditError, SecretVaultError
 from secretvault.models import secret_id_for
 
@@ -65,7 +66,7 @@ class AuditWriter:
         )
         try:
             await ctl.append_audit(entry, self.key)
-        except SecretVaultError:
+        except (SecretVaultError, StaleReadError):  # the latter: the caller runs it again
             raise
         except Exception as exc:
             raise AuditError(f"could not write the audit entry ({type(exc).__name__})") from None
