@@ -3,11 +3,18 @@
     .venv/bin/python bench/postgres/run.py            # 1, 2, 4, 8 processes; reads and writes
     .venv/bin/python bench/postgres/run.py --quick    # fewer operations
     .venv/bin/python bench/postgres/run.py --pg-port 55480   # default: a free port
+    .venv/bin/python bench/postgres/run.py --repeat 5        # default 3 (see below)
 
-For each process count N, N worker processes start together (a barrier file), each does a
-fixed number of operations and reports every operation's latency; throughput is the total
-operations over the wall time from the barrier to the last worker's last operation (start-up
-and shut-down excluded on both sides). Both systems run on this machine in the same run: a
+For each process count N, N worker processes start together (a barrier file that carries the
+deadline), each runs operations back to back for the same fixed time (``--seconds``) and
+reports every operation's latency; throughput is the total operations over the wall time
+from the barrier to the last worker's last operation (start-up and shut-down excluded on
+both sides). A fixed time rather than a fixed count: with a count, the faster system's
+shorter cells carry the same start and finish skew over less time. Each cell is measured
+``--repeat`` times, the two systems alternating, and reported as the median of its runs
+(every run is kept in the JSON): on a shared 2-core machine one run of a cell can be off by
+a quarter either way.
+Both systems run on this machine in the same run: a
 throwaway PostgreSQL (``scripts/postgres.sh``, fsync off like the OpenBao dev server's
 in-memory storage) and ``bao server -dev``, each on a free port
 (``--pg-port`` or SECRETVAULT_BENCH_PG_PORT pins PostgreSQL's). Every secretvault read is
@@ -48,8 +55,15 @@ def _ready(barrier: Path, me: int) -> Path:
     return barrier.with_name(f"{barrier.name}.ready{me}")
 
 
+def _deadline(barrier: Path) -> float:
+    """Wait for the barrier; the monotonic time (system-wide on Linux) to stop at."""
+    while not barrier.exists():
+        time.sleep(0.001)
+    return float(barrier.read_text())
+
+
 async def _sv_worker(
-    cfg_json: str, kind: str, n: int, me: int, barrier: Path
+    cfg_json: str, kind: str, seconds: float, me: int, barrier: Path
 ) -> tuple[list[int], float, float]:
     from secretvault import SecretsConfig, SecretVault
 
@@ -58,10 +72,11 @@ async def _sv_worker(
     out = []
     try:
         _ready(barrier, me).touch()
-        while not barrier.exists():
-            await asyncio.sleep(0.001)
+        deadline = _deadline(barrier)
         cpu = time.process_time()
-        for i in range(n):
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
             t0 = time.perf_counter_ns()
             if kind == "read":
                 await vault.get_secret(f"bench-{(i + me) % NAMES}", user=f"w{me}")
@@ -78,7 +93,7 @@ async def _sv_worker(
 
 
 def _bao_worker(
-    addr: str, kind: str, n: int, me: int, barrier: Path
+    addr: str, kind: str, seconds: float, me: int, barrier: Path
 ) -> tuple[list[int], float, float]:
     import hvac
 
@@ -87,10 +102,11 @@ def _bao_worker(
     kv.read_secret_version(path="bench-0", raise_on_deleted_version=True)  # connect
     out = []
     _ready(barrier, me).touch()
-    while not barrier.exists():
-        time.sleep(0.001)
+    deadline = _deadline(barrier)
     cpu = time.process_time()
-    for i in range(n):
+    i = 0
+    while time.monotonic() < deadline:
+        i += 1
         t0 = time.perf_counter_ns()
         if kind == "read":
             kv.read_secret_version(path=f"bench-{(i + me) % NAMES}", raise_on_deleted_version=True)
@@ -105,9 +121,11 @@ def _bao_worker(
 def worker(args: argparse.Namespace) -> None:
     barrier = Path(args.barrier)
     if args.system == "secretvault":
-        lat, cpu, end = asyncio.run(_sv_worker(args.target, args.kind, args.n, args.me, barrier))
+        lat, cpu, end = asyncio.run(
+            _sv_worker(args.target, args.kind, args.seconds, args.me, barrier)
+        )
     else:
-        lat, cpu, end = _bao_worker(args.target, args.kind, args.n, args.me, barrier)
+        lat, cpu, end = _bao_worker(args.target, args.kind, args.seconds, args.me, barrier)
     print(json.dumps({"lat": lat, "cpu": cpu, "end": end}))
 
 
@@ -127,7 +145,7 @@ def _proc_cpu(pids: set[int]) -> float:
 
 
 def run_cell(
-    system: str, target: str, kind: str, procs: int, n: int, tmp: Path, server: set[int]
+    system: str, target: str, kind: str, procs: int, seconds: float, tmp: Path, server: set[int]
 ) -> dict[str, Any]:
     barrier = tmp / f"go-{system}-{kind}-{procs}"
     children = [
@@ -141,8 +159,8 @@ def run_cell(
                 target,
                 "--kind",
                 kind,
-                "--n",
-                str(n),
+                "--seconds",
+                str(seconds),
                 "--me",
                 str(i),
                 "--barrier",
@@ -160,7 +178,9 @@ def run_cell(
         time.sleep(0.05)
     server0 = _proc_cpu(server)
     t0 = time.monotonic()  # the same clock in every process on Linux
-    barrier.touch()
+    staged = barrier.with_name(barrier.name + ".tmp")
+    staged.write_text(repr(t0 + seconds))
+    staged.rename(barrier)  # atomically: a worker never reads half a deadline
     lat: list[int] = []
     client_cpu, end = 0.0, t0
     for child in children:
@@ -181,6 +201,11 @@ def run_cell(
         "server_cpu_us_per_op": server_cpu / len(lat) * 1e6,
         "load_1m": os.getloadavg()[0],
     }
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median throughput (its latencies and CPU belong to that run)."""
+    return sorted(runs, key=lambda r: r["ops_per_s"])[len(runs) // 2]
 
 
 def _free_port() -> str:
@@ -215,11 +240,12 @@ def _exported(output: str, name: str) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--repeat", type=int, default=3, help="runs per cell (median reported)")
     p.add_argument("--pg-port", default=os.environ.get("SECRETVAULT_BENCH_PG_PORT"))
     p.add_argument("--worker", choices=["secretvault", "openbao"])
     p.add_argument("--target")
     p.add_argument("--kind")
-    p.add_argument("--n", type=int)
+    p.add_argument("--seconds", type=float)
     p.add_argument("--me", type=int)
     p.add_argument("--barrier")
     args = p.parse_args()
@@ -227,7 +253,7 @@ def main() -> None:
         args.system = args.worker
         worker(args)
         return
-    reads, writes = (100, 40) if args.quick else (400, 120)
+    reads = writes = 0.5 if args.quick else 2.0  # seconds per cell
     port = args.pg_port or _free_port()
     env = {
         **os.environ,
@@ -239,7 +265,7 @@ def main() -> None:
         [str(pg), "start"], env=env, capture_output=True, text=True, check=True
     )
     dsn = _exported(started.stdout, "SECRETVAULT_TEST_POSTGRES_DSN")
-    results: dict[str, Any] = {"cells": []}
+    results: dict[str, Any] = {"seconds_per_cell": reads, "repeat": args.repeat, "cells": []}
     try:
         with tempfile.TemporaryDirectory(prefix="svpg-") as tmpdir:
             tmp = Path(tmpdir)
@@ -262,14 +288,26 @@ def main() -> None:
                 _seed_bao(bao.addr)
                 for procs in (1, 2, 4, 8):
                     for kind, n in (("read", reads), ("write", writes)):
-                        sv = run_cell("secretvault", cfg, kind, procs, n, tmp, {pg_pid})
-                        ob = run_cell("openbao", bao.addr, kind, procs, n, tmp, {bao.pid})
+                        svs, obs = [], []
+                        for rep in range(args.repeat):  # alternating, so drift hits both
+                            run = tmp / f"run{rep}"
+                            run.mkdir(exist_ok=True)
+                            svs.append(run_cell("secretvault", cfg, kind, procs, n, run, {pg_pid}))
+                            obs.append(
+                                run_cell("openbao", bao.addr, kind, procs, n, run, {bao.pid})
+                            )
+                        sv, ob = _median_run(svs), _median_run(obs)
+                        ratios = [
+                            a["ops_per_s"] / b["ops_per_s"] for a, b in zip(svs, obs, strict=True)
+                        ]
                         cell = {
                             "procs": procs,
                             "kind": kind,
                             "secretvault": sv,
                             "openbao": ob,
                             "ratio": sv["ops_per_s"] / ob["ops_per_s"],
+                            "runs": {"secretvault": svs, "openbao": obs},
+                            "ratio_range": [min(ratios), max(ratios)],
                         }
                         results["cells"].append(cell)
                         print(
@@ -279,7 +317,8 @@ def main() -> None:
                             f"{sv['server_cpu_us_per_op']:.0f} us), "
                             f"OpenBao {ob['ops_per_s']:.0f}/s (p50 {ob['p50_ms']:.2f} ms, cpu/op "
                             f"client {ob['client_cpu_us_per_op']:.0f} + server "
-                            f"{ob['server_cpu_us_per_op']:.0f} us), ratio {cell['ratio']:.2f}x",
+                            f"{ob['server_cpu_us_per_op']:.0f} us), ratio {cell['ratio']:.2f}x"
+                            f" (runs {cell['ratio_range'][0]:.2f}-{cell['ratio_range'][1]:.2f}x)",
                             flush=True,
                         )
     finally:
