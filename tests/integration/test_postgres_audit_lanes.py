@@ -10,10 +10,9 @@ Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POST
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 from pathlib import Path
 
+import pgtest
 import psycopg
 import pytest
 
@@ -22,24 +21,12 @@ from secretvault.errors import ConfigurationError
 
 pytestmark = pytest.mark.integration
 
-DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")  # read before the env is cleared
+DSN = pgtest.DSN
 
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> SecretsConfig:
-    if DSN is None:
-        if os.environ.get("CI"):
-            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
-        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
-    schema = "l_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
-    return SecretsConfig(
-        default_backend="postgres",
-        postgres_dsn=DSN,
-        postgres_schema=schema,
-        postgres_pool_size=4,
-        storage_path=str(tmp_path / "host" / "vault.db"),
-        master_key_path=str(tmp_path / "host" / "master.key"),
-    )
+    return pgtest.pg_config(tmp_path, "l", postgres_pool_size=4)
 
 
 def _sql(cfg: SecretsConfig, *statements: str) -> list[tuple[object, ...]]:

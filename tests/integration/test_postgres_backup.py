@@ -9,7 +9,6 @@ Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POST
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ import stat
 import sys
 from pathlib import Path
 
+import pgtest
 import pytest
 
 from secretvault import SecretsConfig, SecretType, SecretVault
@@ -30,32 +30,15 @@ from secretvault.errors import (
 
 pytestmark = pytest.mark.integration
 
-DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")  # read before the env is cleared
-
-
-def _schema(tmp_path: Path, tag: str = "") -> str:
-    return "b_" + hashlib.sha256(f"{tmp_path}{tag}".encode()).hexdigest()[:16]
-
 
 @pytest.fixture
 def pg_config(tmp_path: Path) -> SecretsConfig:
-    if DSN is None:
-        if os.environ.get("CI"):
-            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
-        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
+    pgtest.require_postgres()
     if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
         if os.environ.get("CI"):
             pytest.fail("pg_dump/pg_restore are not installed (Debian: postgresql-client)")
         pytest.skip("pg_dump/pg_restore are not installed (Debian: postgresql-client)")
-    return SecretsConfig(
-        default_backend="postgres",
-        postgres_dsn=DSN,
-        postgres_schema=_schema(tmp_path),
-        postgres_pool_size=2,
-        storage_path=str(tmp_path / "host" / "vault.db"),
-        master_key_path=str(tmp_path / "host" / "master.key"),
-        max_versions=0,
-    )
+    return pgtest.pg_config(tmp_path, "b", max_versions=0)
 
 
 def _mode(path: Path) -> int:
@@ -294,7 +277,9 @@ async def test_a_file_that_is_no_dump_of_this_vault_is_refused(
 ) -> None:
     vault = SecretVault(pg_config)
     await vault.initialize()
-    other_schema = pg_config.model_copy(update={"postgres_schema": _schema(tmp_path, "other")})
+    other_schema = pg_config.model_copy(
+        update={"postgres_schema": pgtest.schema_for(tmp_path, "b", "other")}
+    )
     elsewhere = SecretVault(other_schema)
     await elsewhere.initialize()
     try:

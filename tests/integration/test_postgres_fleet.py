@@ -7,7 +7,6 @@ Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POST
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pgtest
 import pytest
 from procs import clean_env
 
@@ -26,25 +26,10 @@ from secretvault.errors import MasterKeyMismatchError, SecretDecryptionError
 
 pytestmark = pytest.mark.integration
 
-DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")  # read before the env is cleared
-
 
 @pytest.fixture
 def pg_config(tmp_path: Path) -> SecretsConfig:
-    if DSN is None:
-        if os.environ.get("CI"):
-            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
-        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
-    schema = "f_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
-    return SecretsConfig(
-        default_backend="postgres",
-        postgres_dsn=DSN,
-        postgres_schema=schema,
-        postgres_pool_size=2,
-        storage_path=str(tmp_path / "host" / "vault.db"),
-        master_key_path=str(tmp_path / "host" / "master.key"),
-        max_versions=0,
-    )
+    return pgtest.pg_config(tmp_path, "f", max_versions=0)
 
 
 CHILD = r"""
@@ -281,7 +266,7 @@ async def test_a_database_restart_is_a_clear_error_then_recovers_without_a_resta
 ) -> None:
     """A private server (not the shared one): stop it under a live vault, see a clean
     BackendUnavailableError within the timeout, start it, and the same vault works again."""
-    if DSN is None and not os.environ.get("CI"):
+    if pgtest.DSN is None and not os.environ.get("CI"):
         pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
     script = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
     with socket.socket() as probe:  # a free port: a fixed one collides with a parallel run

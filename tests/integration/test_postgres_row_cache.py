@@ -10,10 +10,10 @@ Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POST
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgtest
 import pytest
 
 from secretvault import SecretsConfig, SecretType, SecretVault
@@ -22,24 +22,15 @@ from secretvault.errors import BackendUnavailableError, SecretVaultError
 
 pytestmark = pytest.mark.integration
 
-DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")  # read before the env is cleared
+DSN = pgtest.DSN
 
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> SecretsConfig:
-    if DSN is None:
-        if os.environ.get("CI"):
-            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
-        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
-    schema = "c_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
-    return SecretsConfig(
-        default_backend="postgres",
-        postgres_dsn=DSN + ("&" if "?" in DSN else "?") + f"application_name={schema}",
-        postgres_schema=schema,
-        postgres_pool_size=2,
-        storage_path=str(tmp_path / "host" / "vault.db"),
-        master_key_path=str(tmp_path / "host" / "master.key"),
-    )
+    """The test's schema, also its sessions' application_name."""
+    schema = pgtest.schema_for(tmp_path, "c")
+    dsn = pgtest.with_application_name(pgtest.require_postgres(), schema)
+    return pgtest.pg_config(tmp_path, "c", postgres_dsn=dsn)
 
 
 @pytest.fixture

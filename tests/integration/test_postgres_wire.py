@@ -9,10 +9,9 @@ Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POST
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 from pathlib import Path
 
+import pgtest
 import psycopg
 import pytest
 
@@ -22,32 +21,22 @@ from secretvault.errors import BackendUnavailableError
 
 pytestmark = pytest.mark.integration
 
-DSN = os.environ.get("SECRETVAULT_TEST_POSTGRES_DSN")  # read before the env is cleared
+DSN = pgtest.DSN
 
 
 def _dsn(app: str) -> str:
-    assert DSN is not None
-    return DSN + ("&" if "?" in DSN else "?") + f"application_name={app}"
+    return pgtest.with_application_name(pgtest.require_postgres(), app)
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> str:
-    if DSN is None:
-        if os.environ.get("CI"):
-            pytest.fail("SECRETVAULT_TEST_POSTGRES_DSN is not set: scripts/test.sh starts it")
-        pytest.skip("no test PostgreSQL (run the suite through scripts/test.sh)")
-    return "w_" + hashlib.sha256(str(tmp_path).encode()).hexdigest()[:16]
+    """The test's schema, also its sessions' application_name."""
+    pgtest.require_postgres()
+    return pgtest.schema_for(tmp_path, "w")
 
 
 def _config(tmp_path: Path, app: str) -> SecretsConfig:
-    return SecretsConfig(
-        default_backend="postgres",
-        postgres_dsn=_dsn(app),
-        postgres_schema=app,
-        postgres_pool_size=2,
-        storage_path=str(tmp_path / "host" / "vault.db"),
-        master_key_path=str(tmp_path / "host" / "master.key"),
-    )
+    return pgtest.pg_config(tmp_path, "w", postgres_dsn=_dsn(app), postgres_schema=app)
 
 
 def _terminate(app: str) -> int:
