@@ -142,6 +142,16 @@ class ChainReport:
     reason: str = ""
     lane: int = 0  # the lane of ``first_bad_seq`` (always 0 on a one-chain trail)
 
+    @property
+    def problem(self) -> str:
+        """Where and why it fails, to follow "does not verify" in a message: " at entry 7:
+        entry was altered" (the entry as ``lane.seq`` outside lane 0), or ": lane 2 is
+        missing" when no one entry is to blame."""
+        if self.first_bad_seq is None:
+            return f": {self.reason}"
+        entry = str(self.first_bad_seq) if self.lane == 0 else f"{self.lane}.{self.first_bad_seq}"
+        return f" at entry {entry}: {self.reason}"
+
 
 def head_mac(key: bytes, seq: int, entry_hash: str) -> str:
     """MAC of the chain's head. Stored beside the chain, it makes truncation detectable: cutting

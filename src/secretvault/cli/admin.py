@@ -213,7 +213,7 @@ async def _check_open(opts: Options) -> tuple[bool, str]:
                 return False, f"database integrity: {integrity}"
         chain = await vault.verify_audit()
         if not chain.ok:
-            return False, f"audit chain broken at entry {chain.first_bad_seq}: {chain.reason}"
+            return False, f"audit chain broken{chain.problem}"
         integrity = "; integrity ok" if vault.is_file_backed else ""
         return True, (
             f"key {vault.key_id} matches the data{integrity}; audit chain of "

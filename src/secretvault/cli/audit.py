@@ -65,9 +65,7 @@ def verify(ctx: typer.Context, as_json: bool = json_option()) -> None:
         return
     if not report.ok:
         raise fail(
-            "audit trail does NOT verify"
-            + ("" if report.first_bad_seq is None else f" at entry {report.first_bad_seq}")
-            + f": {report.reason}",
+            f"audit trail does NOT verify{report.problem}",
             11,
             "the audit table was tampered with or damaged; restore a backup and investigate",
         )

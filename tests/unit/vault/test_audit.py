@@ -666,3 +666,15 @@ def test_entries_appended_after_the_heads_were_read_still_verify() -> None:
     assert chain.verify_trail(KEY, early + later, trail).ok
     forged = later[-1].model_copy(update={"user": "mallory"})
     assert not chain.verify_trail(KEY, [*early, later[0], forged], trail).ok
+
+
+def test_a_report_says_which_entry_of_which_lane_or_what_else() -> None:
+    assert chain.ChainReport(False, 3, 7, "entry was altered").problem == (
+        " at entry 7: entry was altered"
+    )
+    assert chain.ChainReport(False, 3, 7, "lane 2: gap", lane=2).problem == (
+        " at entry 2.7: lane 2: gap"
+    )
+    assert chain.ChainReport(False, 0, None, "lane 2 is missing", 2).problem == (
+        ": lane 2 is missing"
+    )
