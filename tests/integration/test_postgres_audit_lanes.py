@@ -1,8 +1,8 @@
-"""The PostgreSQL audit trail in lanes (backends/postgres.py, audit/chain.py): concurrent units
-append to different lanes without waiting on one another and the trail verifies; removing a
-lane, its registry or a lane's newest entry is reported; a schema v1 trail (one chain) is
-migrated by ``init`` into lane 0 and goes on verifying; a restore under a second host makes
-that host start its lane afresh instead of forking it.
+"""The PostgreSQL audit trail in lanes (backends/postgres.py, audit/chain.py): units open at
+once and hosts append to different lanes without waiting on one another and the trail
+verifies; removing a lane, its registry or a lane's newest entry is reported; a schema v1
+trail (one chain) is migrated by ``init`` into lane 0 and goes on verifying; a restore under
+a second host makes that host start its lane afresh instead of forking it.
 
 Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POSTGRES_DSN).
 """
@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from secretvault import SecretsConfig, SecretType, SecretVault
+from secretvault.audit.chain import AuditEvent
 from secretvault.errors import ConfigurationError
 
 pytestmark = pytest.mark.integration
@@ -41,16 +42,26 @@ def _sql(cfg: SecretsConfig, *statements: str) -> list[tuple[object, ...]]:
     return rows
 
 
-async def _busy_vault(cfg: SecretsConfig, reads: int = 12) -> SecretVault:
-    """A vault whose pool has appended from several connections at once (several lanes)."""
+async def _busy_vault(cfg: SecretsConfig) -> SecretVault:
+    """A vault whose trail has at least two lanes, each with entries: a second host appends
+    while this one's pooled connection still holds its lane (which ones a single pool uses
+    for concurrent reads depends on how fast it opens connections)."""
     vault = SecretVault(cfg)
     await vault.initialize()
     await vault.store_secret(SecretType.API_KEY, "lane-a", "value-a")
-    await asyncio.gather(*(vault.get_secret("lane-a", user=f"u{i}") for i in range(reads)))
+    other = SecretVault(cfg)
+    await other.initialize()
+    try:
+        for i in range(3):
+            await vault.get_secret("lane-a", user=f"a{i}")
+            await other.get_secret("lane-a", user=f"b{i}")
+    finally:
+        await other.shutdown()
+    await asyncio.gather(*(vault.get_secret("lane-a", user=f"u{i}") for i in range(6)))
     return vault
 
 
-async def test_concurrent_units_append_to_different_lanes_and_the_trail_verifies(
+async def test_hosts_append_to_different_lanes_and_the_trail_verifies(
     cfg: SecretsConfig,
 ) -> None:
     vault = await _busy_vault(cfg)
@@ -58,7 +69,10 @@ async def test_concurrent_units_append_to_different_lanes_and_the_trail_verifies
         entries = (await vault.get_access_log()).entries
         assert len([e for e in entries if e.action == "read"]) == 12
         lanes = {e.lane for e in entries}
-        assert len(lanes) >= 2  # four pooled connections, twelve reads at once
+        assert len(lanes) >= 2
+        assert {e.lane for e in entries if e.user.startswith("a")}.isdisjoint(
+            {e.lane for e in entries if e.user.startswith("b")}
+        )
         for lane in lanes:  # each lane is a gapless chain of its own
             seqs = sorted(e.seq for e in entries if e.lane == lane)
             assert seqs == list(range(1, len(seqs) + 1))
@@ -66,6 +80,32 @@ async def test_concurrent_units_append_to_different_lanes_and_the_trail_verifies
         assert registry and str(registry[0][0]).startswith(f"{max(lanes) + 1}:")
         report = await vault.verify_audit()
         assert report.ok and report.checked == len(entries), report
+    finally:
+        await vault.shutdown()
+
+
+async def test_two_units_open_at_once_in_one_process_append_to_two_lanes(
+    cfg: SecretsConfig,
+) -> None:
+    vault = SecretVault(cfg)
+    await vault.initialize()
+    try:
+        store = vault.stores.shared_store
+        assert store is not None
+        key = vault.ops.audit.key
+        both_open = asyncio.Barrier(2)
+
+        async def append(user: str) -> int:
+            async with store.unit() as unit:  # each on its own connection: both are open
+                await both_open.wait()
+                # (the first append of a new lane holds the trail's lock until its commit:
+                # the other unit's first append waits for that, not for its own commit)
+                entry = await unit.control.append_audit(AuditEvent(user=user, action="x"), key)
+            return entry.lane
+
+        one, two = await asyncio.gather(append("one"), append("two"))
+        assert one != two
+        assert (await vault.verify_audit()).ok
     finally:
         await vault.shutdown()
 
@@ -114,7 +154,7 @@ async def test_tampering_with_lanes_is_reported(
     vault = await _busy_vault(cfg)
     try:
         assert (await vault.verify_audit()).ok
-        assert _sql(cfg, "SELECT 1 FROM {s}.audit_lanes WHERE lane = 1")  # two lanes at least
+        assert _sql(cfg, "SELECT 1 FROM {s}.audit WHERE lane = 1")  # two lanes at least
         _sql(cfg, *tamper)
         report = await vault.verify_audit()
         assert not report.ok
