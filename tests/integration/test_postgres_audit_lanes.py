@@ -10,6 +10,7 @@ Needs the test PostgreSQL that ``scripts/test.sh`` starts (SECRETVAULT_TEST_POST
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pgtest
@@ -106,6 +107,44 @@ async def test_two_units_open_at_once_in_one_process_append_to_two_lanes(
         one, two = await asyncio.gather(append("one"), append("two"))
         assert one != two
         assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
+
+
+async def test_retention_purges_every_lane_and_keeps_each_one_verifiable(
+    cfg: SecretsConfig,
+) -> None:
+    vault = SecretVault(cfg)
+    await vault.initialize()
+    try:
+        store = vault.stores.shared_store
+        assert store is not None
+        key = vault.ops.audit.key
+        old = datetime.now(UTC) - timedelta(days=30)
+        both_open = asyncio.Barrier(2)
+
+        async def append(user: str) -> int:
+            async with store.unit() as unit:
+                await both_open.wait()
+                lane = -1
+                for action in ("old-1", "old-2", "new"):
+                    event = AuditEvent(user=user, action=action, timestamp=old)
+                    if action == "new":
+                        event.timestamp = datetime.now(UTC)
+                    lane = (await unit.control.append_audit(event, key)).lane
+            return lane
+
+        lanes = await asyncio.gather(append("one"), append("two"))
+        assert lanes[0] != lanes[1]
+        purged = await vault.purge_audit(retention_days=7)
+        assert purged >= 4  # two old entries in each of the two lanes
+        left = (await vault.get_access_log()).entries
+        assert not [e for e in left if e.action.startswith("old")]
+        assert {(e.user, e.action) for e in left} >= {("one", "new"), ("two", "new")}
+        anchors = _sql(cfg, "SELECT lane, anchor_seq FROM {s}.audit_lanes ORDER BY lane")
+        assert {lane for lane, seq in anchors if seq} >= set(lanes)
+        report = await vault.verify_audit()
+        assert report.ok, report
     finally:
         await vault.shutdown()
 
