@@ -131,6 +131,9 @@ class SecretsConfig(BaseModel):
     postgres_dsn: str | None = Field(default=None, repr=False)
     postgres_schema: str = "secretvault"
     postgres_pool_size: int = Field(default=10, ge=1)
+    # rows of secrets this process read (ciphertext and metadata, never a value), so a repeat
+    # read is one round trip, checked at commit; 0: every read asks the database first
+    postgres_row_cache: int = Field(default=4096, ge=0)
 
     # AWS Secrets Manager
     aws_region: str | None = None

@@ -167,6 +167,7 @@ FIELDS: dict[str, Field] = {
     "postgres_dsn": _s(),
     "postgres_schema": _s("secretvault"),
     "postgres_pool_size": Field("int", 10, ge=1),
+    "postgres_row_cache": Field("int", 4096, ge=0),
     "aws_region": _s(),
     "aws_access_key_id": _s(),
     "aws_secret_access_key": _s(),

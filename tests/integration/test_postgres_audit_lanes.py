@@ -85,26 +85,43 @@ async def test_hosts_append_to_different_lanes_and_the_trail_verifies(
         await vault.shutdown()
 
 
+async def _units_at_once(vault: SecretVault, batches: list[list[AuditEvent]]) -> list[int]:
+    """Open one unit per batch, all at once (so each is on its own connection), append each
+    batch in its unit, commit; the lane each unit appended to. The first append of a new
+    lane holds the trail's lock until its commit: another unit's first append waits for that
+    commit, not for its own."""
+    store = vault.stores.shared_store
+    assert store is not None
+    key = vault.ops.audit.key
+    all_open = asyncio.Barrier(len(batches))
+
+    async def append(batch: list[AuditEvent]) -> int:
+        async with store.unit() as unit:
+            await all_open.wait()
+            lanes = {(await unit.control.append_audit(event, key)).lane for event in batch}
+        (lane,) = lanes  # one unit, one connection, one lane
+        return lane
+
+    return list(await asyncio.gather(*(append(batch) for batch in batches)))
+
+
+def _events(user: str, old: datetime) -> list[AuditEvent]:
+    """Two entries older than any retention, then a new one."""
+    return [
+        AuditEvent(user=user, action="old-1", timestamp=old),
+        AuditEvent(user=user, action="old-2", timestamp=old),
+        AuditEvent(user=user, action="new"),
+    ]
+
+
 async def test_two_units_open_at_once_in_one_process_append_to_two_lanes(
     cfg: SecretsConfig,
 ) -> None:
     vault = SecretVault(cfg)
     await vault.initialize()
     try:
-        store = vault.stores.shared_store
-        assert store is not None
-        key = vault.ops.audit.key
-        both_open = asyncio.Barrier(2)
-
-        async def append(user: str) -> int:
-            async with store.unit() as unit:  # each on its own connection: both are open
-                await both_open.wait()
-                # (the first append of a new lane holds the trail's lock until its commit:
-                # the other unit's first append waits for that, not for its own commit)
-                entry = await unit.control.append_audit(AuditEvent(user=user, action="x"), key)
-            return entry.lane
-
-        one, two = await asyncio.gather(append("one"), append("two"))
+        batches = [[AuditEvent(user="one", action="x")], [AuditEvent(user="two", action="x")]]
+        one, two = await _units_at_once(vault, batches)
         assert one != two
         assert (await vault.verify_audit()).ok
     finally:
@@ -117,24 +134,8 @@ async def test_retention_purges_every_lane_and_keeps_each_one_verifiable(
     vault = SecretVault(cfg)
     await vault.initialize()
     try:
-        store = vault.stores.shared_store
-        assert store is not None
-        key = vault.ops.audit.key
         old = datetime.now(UTC) - timedelta(days=30)
-        both_open = asyncio.Barrier(2)
-
-        async def append(user: str) -> int:
-            async with store.unit() as unit:
-                await both_open.wait()
-                lane = -1
-                for action in ("old-1", "old-2", "new"):
-                    event = AuditEvent(user=user, action=action, timestamp=old)
-                    if action == "new":
-                        event.timestamp = datetime.now(UTC)
-                    lane = (await unit.control.append_audit(event, key)).lane
-            return lane
-
-        lanes = await asyncio.gather(append("one"), append("two"))
+        lanes = await _units_at_once(vault, [_events("one", old), _events("two", old)])
         assert lanes[0] != lanes[1]
         purged = await vault.purge_audit(retention_days=7)
         assert purged >= 4  # two old entries in each of the two lanes

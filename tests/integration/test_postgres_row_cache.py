@@ -89,6 +89,23 @@ async def test_a_known_secret_is_read_in_one_round_trip(
         await vault.shutdown()
 
 
+async def test_postgres_row_cache_0_reads_from_the_database_every_time(
+    cfg: SecretsConfig, round_trips: list[int]
+) -> None:
+    vault = SecretVault(_one_connection(cfg).model_copy(update={"postgres_row_cache": 0}))
+    await vault.initialize()
+    try:
+        await vault.store_secret(SecretType.API_KEY, "uncached", "value-1")
+        await vault.get_secret("uncached")
+        round_trips.clear()
+        for _ in range(3):
+            assert (await vault.get_secret("uncached"))[0] == "value-1"
+        assert len(round_trips) == 6  # the record, then the audit row: every time
+        assert not vault.stores.secrets.rows  # type: ignore[attr-defined]
+    finally:
+        await vault.shutdown()
+
+
 async def test_a_change_on_another_host_is_seen_by_the_next_read_audited_once(
     cfg: SecretsConfig, round_trips: list[int]
 ) -> None:

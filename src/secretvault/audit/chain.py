@@ -149,8 +149,12 @@ class ChainReport:
         missing" when no one entry is to blame."""
         if self.first_bad_seq is None:
             return f": {self.reason}"
-        entry = str(self.first_bad_seq) if self.lane == 0 else f"{self.lane}.{self.first_bad_seq}"
-        return f" at entry {entry}: {self.reason}"
+        return f" at entry {entry_label(self.lane, self.first_bad_seq)}: {self.reason}"
+
+
+def entry_label(lane: int, seq: int) -> str:
+    """How an entry is named to people: its seq, as ``lane.seq`` outside lane 0."""
+    return str(seq) if lane == 0 else f"{lane}.{seq}"
 
 
 def head_mac(key: bytes, seq: int, entry_hash: str) -> str:

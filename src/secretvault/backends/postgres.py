@@ -167,7 +167,6 @@ _FUNCTIONS = (
     "'secretvault: a record the client had cached changed; the client reads it again'; "
     "END IF; END $$",
 )
-ROW_CACHE_SIZE = 4096  # records per process; ciphertext and metadata only, never a value
 _STALE = b"SVSTL"  # the guard's SQLSTATE
 
 
@@ -250,6 +249,7 @@ class PostgresTransaction(SqlControlRole):
         "changed",
         "claimed",
         "conn",
+        "guarded",
         "held",
         "lane",
         "pg",
@@ -283,6 +283,7 @@ class PostgresTransaction(SqlControlRole):
         self.waiter: asyncio.Future[None] | None = None
         self.lane: tuple[int, int, str] | None = None  # this unit's audit lane head, uncommitted
         self.claimed = False  # this unit claimed (or created) the connection's audit lane
+        self.guarded: str | None = None  # the name ``read`` answered from the row cache
 
     @property
     def secrets(self) -> PostgresTransaction:
@@ -338,6 +339,7 @@ class PostgresTransaction(SqlControlRole):
         if self.conn is None:  # lost on a replay that found no connection
             return
         clean = False
+        stale: StaleReadError | None = None
         try:
             if commit and self.begun:
                 self.pg.send_query_params(b"COMMIT", None)
@@ -357,10 +359,9 @@ class PostgresTransaction(SqlControlRole):
                     self._put(sql, args)
                 try:
                     await self._sync()
-                except StaleReadError:  # the Sync rolled it all back: the wire is clean
-                    clean = not self.busy and self.pg.status == _CONN_OK
-                    raise
-                self._committed()
+                    self._committed()
+                except StaleReadError as exc:  # the Sync rolled it all back: the wire is clean
+                    stale = exc
             elif self.begun and not self.busy and self.pg.status == _CONN_OK:
                 self.pg.send_query_params(b"ROLLBACK", None)
                 self.replay = None
@@ -371,6 +372,8 @@ class PostgresTransaction(SqlControlRole):
             # is what lets the server release it.
             if self.claimed and self.state.lane is None:
                 clean = False
+            if stale is not None:
+                raise stale
         finally:
             await self._release(clean)
 
@@ -494,7 +497,7 @@ class PostgresTransaction(SqlControlRole):
                 from psycopg.errors import error_from_result
 
                 if res.error_field(_SQLSTATE) == _STALE:  # nothing after the guard ran
-                    self.store.rows.clear()
+                    self.store.rows.pop(self.guarded or "", None)
                     raise StaleReadError("a record read from the row cache had changed")
                 if self.lane is not None:
                     # after an append: its lane's head may not be what this connection thinks
@@ -634,12 +637,13 @@ class PostgresTransaction(SqlControlRole):
             row = cache.get(name)
             if row is not None:
                 self._queue(_GUARD, (name, row[16], row[17]))
+                self.guarded = name
                 return _read_result(row)
         row = await self._one(_READ, (version, name), free=True)
         if row is None:
             return None
-        if version is None and row[8] is not None:
-            if len(cache) >= ROW_CACHE_SIZE:
+        if version is None and row[8] is not None and self.store.row_cache:
+            if len(cache) >= self.store.row_cache:
                 del cache[next(iter(cache))]  # the oldest: a bound, not an LRU
             cache[name] = row
         return _read_result(row)
@@ -996,7 +1000,9 @@ class PostgresBackend:
     backend_type = BackendType.POSTGRES
     features = StoreFeatures()
 
-    def __init__(self, dsn: str, *, schema: str = "secretvault", pool_size: int = 10) -> None:
+    def __init__(
+        self, dsn: str, *, schema: str = "secretvault", pool_size: int = 10, row_cache: int = 4096
+    ) -> None:
         if not schema.isidentifier():
             raise ConfigurationError(
                 f"postgres_schema {schema!r} is not a plain identifier",
@@ -1014,8 +1020,10 @@ class PostgresBackend:
         self._pool: AsyncConnectionPool | None = None
         self.where = _where(dsn)
         self.statements: dict[str, bytes] = {}  # the store's SQL, as sent (see ``statement``)
-        # name -> the ``_READ`` row of its current version, checked at each use (``read``)
+        # name -> the ``_READ`` row of its current version, checked at each use (``read``);
+        # at most ``row_cache`` of them (``postgres_row_cache``; 0: none)
         self.rows: dict[str, tuple[Any, ...]] = {}
+        self.row_cache = row_cache
         self.conns: weakref.WeakKeyDictionary[AsyncConnection[Any], _ConnState] = (
             weakref.WeakKeyDictionary()
         )
@@ -1135,7 +1143,10 @@ class PostgresBackend:
         s = self.schema
         for stmt in filter(str.strip, _MIGRATE_V1.format(s=s).split(";")):
             await conn.execute(stmt)
-        cur = await conn.execute(f"SELECT key, value FROM {s}.meta WHERE key LIKE 'audit_%%'")
+        v1_keys = ("audit_head", "audit_anchor_seq", "audit_anchor_hash")
+        cur = await conn.execute(
+            f"SELECT key, value FROM {s}.meta WHERE key = ANY(%s)", (list(v1_keys),)
+        )
         meta = dict(await cur.fetchall())
         head = meta.get("audit_head", "")
         if head or meta.get("audit_anchor_seq"):
@@ -1150,10 +1161,7 @@ class PostgresBackend:
                     meta.get("audit_anchor_hash", ""),
                 ),
             )
-        await conn.execute(
-            f"DELETE FROM {s}.meta WHERE key IN "
-            "('audit_head', 'audit_anchor_seq', 'audit_anchor_hash')"
-        )
+        await conn.execute(f"DELETE FROM {s}.meta WHERE key = ANY(%s)", (list(v1_keys),))
 
     async def close(self) -> None:
         """Close the pool (idempotent)."""
@@ -1182,7 +1190,7 @@ class PostgresBackend:
 
     async def generation(self) -> int:
         """The change counter (a sequence: any host's committed or attempted change)."""
-        async with PostgresTransaction(self) as tx:
+        async with self.unit() as tx:
             row = await tx._one(
                 "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {s}generation",
                 free=True,
@@ -1237,11 +1245,11 @@ class PostgresBackend:
         before = await self.generation()
         await asyncio.to_thread(pg_backup.restore_schema, self.dsn, self.schema, source)
         await self._migrate(create=True)  # a dump from an older release comes back migrated
-        await _drop_lane_owners_of(self)
         # The dump brings back its own, older change counter: move it past both histories, or
         # a host whose cache saw a value of the counter the restored one reaches again would
         # keep serving entries from before the restore.
         try:
+            await self._drop_lane_owners()
             async with self.pool.connection() as conn:
                 await conn.execute(
                     f"SELECT setval('{self.schema}.generation', GREATEST(%s, "
@@ -1251,31 +1259,30 @@ class PostgresBackend:
         except Exception as exc:
             raise _mapped(exc, self.where) from None
 
-
-async def _drop_lane_owners_of(store: PostgresBackend) -> None:
-    """After a restore, every session holding one of this trail's lanes caches that lane's head
-    from before it: end those sessions (their pools reconnect; an operation in flight fails
-    with ``BackendUnavailableError``), so nobody appends after a head that is gone."""
-    space = store.lane_space & 0xFFFFFFFF  # pg_locks shows the first key as an unsigned oid
-    locks = (
-        "FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = %s "
-        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-        "AND pid <> pg_backend_pid()"
-    )
-    async with store.pool.connection() as conn:
-        await conn.execute("SELECT pg_advisory_unlock_all()")  # this session's own lane
-        state = store.conns.get(conn)
-        if state is not None:
-            state.lane = None
-        await conn.execute(f"SELECT pg_terminate_backend(pid) {locks}", (space,))
-        for _ in range(100):  # the backends end asynchronously; wait (at most ~5 s)
-            cur = await conn.execute(f"SELECT count(*) {locks}", (space,))
-            row = await cur.fetchone()
-            if not row or not row[0]:
-                break
-            await asyncio.sleep(0.05)
-        await conn.commit()
-    await store.pool.check()  # the pool's own terminated connections, before anyone takes one
+    async def _drop_lane_owners(self) -> None:
+        """After a restore, every session holding one of this trail's lanes caches that lane's
+        head from before it: end those sessions (their pools reconnect; an operation in flight
+        fails with ``BackendUnavailableError``), so nobody appends after a head that is gone."""
+        space = self.lane_space & 0xFFFFFFFF  # pg_locks shows the first key as an unsigned oid
+        locks = (
+            "FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND pid <> pg_backend_pid()"
+        )
+        async with self.pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_unlock_all()")  # this session's own lane
+            state = self.conns.get(conn)
+            if state is not None:
+                state.lane = None
+            await conn.execute(f"SELECT pg_terminate_backend(pid) {locks}", (space,))
+            for _ in range(100):  # the backends end asynchronously; wait (at most ~5 s)
+                cur = await conn.execute(f"SELECT count(*) {locks}", (space,))
+                row = await cur.fetchone()
+                if not row or not row[0]:
+                    break
+                await asyncio.sleep(0.05)
+            await conn.commit()
+        await self.pool.check()  # the pool's own terminated connections, before anyone takes one
 
 
 def _where(dsn: str) -> str:
@@ -1299,7 +1306,10 @@ def postgres_store(config: SecretsConfig) -> PostgresBackend:
             "(the password can come from ${PGPASSWORD} or ~/.pgpass)",
         )
     return PostgresBackend(
-        config.postgres_dsn, schema=config.postgres_schema, pool_size=config.postgres_pool_size
+        config.postgres_dsn,
+        schema=config.postgres_schema,
+        pool_size=config.postgres_pool_size,
+        row_cache=config.postgres_row_cache,
     )
 
 

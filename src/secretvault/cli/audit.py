@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from secretvault.audit.chain import entry_label
 from secretvault.cli.common import echo_json, fail, json_option, options, run
 
 if TYPE_CHECKING:
@@ -43,9 +44,8 @@ def log(
         mark = "ok  " if e.success else "FAIL"
         what = e.secret_name or "-"
         why = f"  ({e.reason})" if e.reason else ""
-        ident = str(e.seq) if e.lane == 0 else f"{e.lane}.{e.seq}"  # lane.seq on PostgreSQL
         typer.echo(
-            f"{ident:>6} {e.timestamp:%Y-%m-%d %H:%M:%S} {mark} {e.user:<16} "
+            f"{entry_label(e.lane, e.seq):>6} {e.timestamp:%Y-%m-%d %H:%M:%S} {mark} {e.user:<16} "
             f"{e.action:<14} {what}{why}"
         )
 

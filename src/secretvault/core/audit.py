@@ -106,11 +106,11 @@ class AuditWriter:
         return await self.control.audit_entries(secret_name)
 
     async def verify(self) -> ChainReport:
-        """Check the whole chain: an edited, deleted, inserted, reordered or cut-off entry is
-        reported with its seq."""
+        """Check the whole trail: an edited, deleted, inserted, reordered or cut-off entry is
+        reported with its seq (and lane), a missing or unregistered lane by its number."""
         await self.flush(force=True)
-        # the trail's state before its entries: an append in between then shows as an entry
-        # past a head (reported), never as a head past the entries read
+        # the trail's state before its entries: an append in between is then an entry past a
+        # head, which must follow from it (verify_trail), never a head past the entries read
         trail = await self.control.audit_trail()
         entries = await self.control.audit_entries()
         return verify_trail(self.key, entries, trail)
