@@ -4,6 +4,7 @@
     .venv/bin/python bench/postgres/run.py --quick    # fewer operations
     .venv/bin/python bench/postgres/run.py --pg-port 55480   # default: a free port
     .venv/bin/python bench/postgres/run.py --repeat 5        # default 3 (see below)
+    .venv/bin/python bench/postgres/run.py --names 8192      # more secrets than the row cache
 
 For each process count N, N worker processes start together (a barrier file that carries the
 deadline), each runs operations back to back for the same fixed time (``--seconds``) and
@@ -48,7 +49,9 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent / "vault"))
 from run import openbao_dev_server  # noqa: E402  (bench/vault/run.py)
 
-NAMES = 50  # secrets read round-robin
+# secrets read round-robin (--names; the workers get it from the environment). 50 fit in
+# the PostgreSQL store's row cache; more than postgres_row_cache (4,096) make every read a miss.
+NAMES = int(os.environ.get("SECRETVAULT_BENCH_NAMES", "50"))
 
 
 def _ready(barrier: Path, me: int) -> Path:
@@ -238,9 +241,11 @@ def _exported(output: str, name: str) -> str:
 
 
 def main() -> None:
+    global NAMES
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeat", type=int, default=3, help="runs per cell (median reported)")
+    p.add_argument("--names", type=int, default=50, help="secrets read round-robin")
     p.add_argument("--pg-port", default=os.environ.get("SECRETVAULT_BENCH_PG_PORT"))
     p.add_argument("--worker", choices=["secretvault", "openbao"])
     p.add_argument("--target")
@@ -254,6 +259,8 @@ def main() -> None:
         worker(args)
         return
     reads = writes = 0.5 if args.quick else 2.0  # seconds per cell
+    NAMES = args.names
+    os.environ["SECRETVAULT_BENCH_NAMES"] = str(NAMES)  # for the workers
     port = args.pg_port or _free_port()
     env = {
         **os.environ,
@@ -265,7 +272,12 @@ def main() -> None:
         [str(pg), "start"], env=env, capture_output=True, text=True, check=True
     )
     dsn = _exported(started.stdout, "SECRETVAULT_TEST_POSTGRES_DSN")
-    results: dict[str, Any] = {"seconds_per_cell": reads, "repeat": args.repeat, "cells": []}
+    results: dict[str, Any] = {
+        "seconds_per_cell": reads,
+        "repeat": args.repeat,
+        "names": NAMES,
+        "cells": [],
+    }
     try:
         with tempfile.TemporaryDirectory(prefix="svpg-") as tmpdir:
             tmp = Path(tmpdir)

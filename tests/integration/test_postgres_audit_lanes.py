@@ -19,7 +19,7 @@ import pytest
 
 from secretvault import SecretsConfig, SecretType, SecretVault
 from secretvault.audit.chain import AuditEvent
-from secretvault.errors import ConfigurationError
+from secretvault.errors import BackendUnavailableError, ConfigurationError
 
 pytestmark = pytest.mark.integration
 
@@ -240,6 +240,13 @@ async def test_a_schema_v1_trail_is_migrated_by_init_into_lane_0(cfg: SecretsCon
         assert (await vault.verify_audit()).ok
         assert _sql(cfg, "SELECT value FROM {s}.meta WHERE key = 'audit_lanes'")
         assert _sql(cfg, "SELECT value FROM {s}.meta WHERE key = 'schema_version'") == [("2",)]
+        # a host still on v1 appends without a lane: refused, not written into lane 0
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            _sql(
+                cfg,
+                "INSERT INTO {s}.audit VALUES "
+                "(999, 'ts', 'old-host', 'read', NULL, NULL, NULL, true, NULL, 'p', 'h')",
+            )
     finally:
         await vault.shutdown()
 
@@ -267,3 +274,32 @@ async def test_a_restore_makes_other_hosts_start_their_lanes_afresh(
     finally:
         await host_b.shutdown()
         await host_a.shutdown()
+
+
+async def test_a_head_moved_under_its_owner_aborts_the_unit_and_the_lane_goes_on_from_it(
+    cfg: SecretsConfig,
+) -> None:
+    """The tripwire in the lane head's UPDATE: the database's head is not where the owning
+    connection left it (here: rewound one entry, as a restore would), so its next append
+    fails instead of forking the lane; the connection is dropped, the next one claims the
+    lane from the recorded head, and the trail verifies."""
+    vault = SecretVault(cfg.model_copy(update={"postgres_pool_size": 1}))
+    await vault.initialize()
+    try:
+        await vault.store_secret(SecretType.API_KEY, "lane-a", "value-a")
+        await vault.get_secret("lane-a")
+        _sql(
+            cfg,
+            "DELETE FROM {s}.audit WHERE lane = 0 AND seq = (SELECT seq FROM {s}.audit_lanes "
+            "WHERE lane = 0)",
+            "UPDATE {s}.audit_lanes l SET seq = a.seq, hash = a.hash FROM {s}.audit a "
+            "WHERE l.lane = 0 AND a.lane = 0 AND a.seq = l.seq - 1",
+        )
+        with pytest.raises(BackendUnavailableError, match="refused an operation"):
+            await vault.get_secret("lane-a")
+        assert (await vault.get_secret("lane-a"))[0] == "value-a"
+        seqs = [e.seq for e in (await vault.get_access_log()).entries if e.lane == 0]
+        assert seqs == list(range(1, len(seqs) + 1))  # no gap, no fork
+        assert (await vault.verify_audit()).ok
+    finally:
+        await vault.shutdown()
